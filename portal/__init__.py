@@ -1,0 +1,89 @@
+"""The national-week awareness portal: the app factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from portal.config import DEFAULTS, PROJECT_ROOT, environment_settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the portal; ``config`` overrides the environment (tests use it)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=(config or {}).get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+    )
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(environment_settings(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the database, migrations, sign-in, CSRF, languages, rate limits and storage."""
+    from portal import database, i18n, layout, storage
+    from portal.extensions import csrf, db, limiter, login_manager, migrate
+    from portal.models import Account
+
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    i18n.init_app(app)
+    layout.init_app(app)
+    if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    limiter.init_app(app)
+    storage.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please sign in to continue.")
+
+    @login_manager.user_loader
+    def load_account(account_id: str):
+        from portal.extensions import db
+
+        return db.session.get(Account, int(account_id)) if account_id.isdigit() else None
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per feature."""
+    from portal.auth import bp as auth_bp
+    from portal.catalog import bp as catalog_bp
+    from portal.pages import bp as pages_bp
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(pages_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Error pages in the portal's layout; no traceback ever reaches a page."""
+    from portal import errors
+
+    errors.init_app(app)
+
+
+def register_security(app: Flask) -> None:
+    """Security headers on every response."""
+    from portal import security
+
+    security.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The ``flask`` commands."""
+    from portal import cli
+
+    cli.init_app(app)

@@ -1,0 +1,69 @@
+"""Kit ZIPs: built once per kit version, streamed to storage, then served like any file.
+
+The ZIP is written to a temporary file on disk member by member (each copied from
+storage in chunks), never held whole in memory, then handed to storage in one atomic put.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import zipfile
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.catalog.services import download_filename
+from portal.extensions import db
+from portal.models import Kit, KitArchive
+
+FOLDERS = {"fr": "Français", "en": "English"}
+
+
+def kit_fingerprint(kit: Kit) -> str:
+    """A digest of the kit's current material versions: a new version, a new ZIP."""
+    parts = sorted(
+        f"{m.id}:{m.current_version.id}:{m.current_version.checksum}"
+        for m in kit.materials if m.current_version is not None
+    )
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def archive_filename(kit: Kit, language: str) -> str:
+    return f"{kit.title(language)} - {kit.campaign.year}.zip"
+
+
+def ensure_kit_archive(kit: Kit, storage) -> KitArchive:
+    """The kit's ZIP for its current versions, building and storing it if needed."""
+    fingerprint = kit_fingerprint(kit)
+    archive = db.session.scalars(select(KitArchive).where(
+        KitArchive.kit_id == kit.id, KitArchive.fingerprint == fingerprint)).first()
+    if archive is not None and storage.exists(archive.storage_key):
+        return archive
+    key = f"zips/{kit.slug}/{fingerprint[:24]}.zip"
+    members = [m for m in kit.materials if m.current_version is not None]
+    with tempfile.TemporaryFile() as spool:
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for material in members:
+                name = f"{FOLDERS[material.language]}/{download_filename(kit, material)}"
+                # PDF and PNG are already compressed: store them as they are.
+                info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED
+                with storage.open(material.current_version.storage_key) as source, \
+                        zf.open(info, "w") as target:
+                    shutil.copyfileobj(source, target, 1024 * 1024)
+        size = spool.tell()
+        spool.seek(0)
+        storage.put_file(key, spool, "application/zip")
+    if archive is None:
+        archive = KitArchive(kit_id=kit.id, fingerprint=fingerprint, storage_key=key,
+                             size_bytes=size, file_count=len(members))
+        db.session.add(archive)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another request built the same ZIP at the same time: use its row.
+            db.session.rollback()
+            archive = db.session.scalars(select(KitArchive).where(
+                KitArchive.kit_id == kit.id, KitArchive.fingerprint == fingerprint)).one()
+    return archive

@@ -1,0 +1,116 @@
+"""Catalog pages and downloads. Views stay thin: services decide, storage sends."""
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.catalog import bp
+from portal.catalog.archives import archive_filename, ensure_kit_archive
+from portal.catalog.services import (
+    CatalogFilters,
+    NotFound,
+    current_campaign,
+    download_filename,
+    filter_materials,
+    get_kit,
+    get_material,
+    list_kits,
+    may_download,
+)
+from portal.i18n import current_language
+from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
+from portal.storage import get_storage
+from portal.tracking.events import record_download
+
+SLUG = "<string(maxlength=80):kit_slug>"
+MATERIAL = SLUG + "/<string(maxlength=80):material_slug>/<any(fr,en):language>"
+
+
+def _kit_or_404(slug: str):
+    try:
+        return get_kit(slug)
+    except NotFound:
+        abort(404)
+
+
+def _require_download_right(kit):
+    """Visitors are sent to sign in; signed-in accounts outside the audience get a 403."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if not may_download(current_user, kit):
+        abort(403)
+    return None
+
+
+@bp.get("/")
+def home():
+    campaign = current_campaign()
+    kits = list_kits(campaign)
+    return render_template("catalog/home.html", campaign=campaign, kits=kits)
+
+
+@bp.get("/kits")
+def kits():
+    filters, rejected = CatalogFilters.from_args(request.args)
+    campaign = current_campaign()
+    return render_template(
+        "catalog/kits.html", campaign=campaign, kits=list_kits(campaign, filters),
+        filters=filters, rejected=rejected, audiences=AUDIENCE_LABELS,
+        languages=LANGUAGES, kinds=MATERIAL_KINDS,
+    )
+
+
+@bp.get(f"/kits/{SLUG}")
+def kit(kit_slug):
+    kit = _kit_or_404(kit_slug)
+    filters, rejected = CatalogFilters.from_args(request.args)
+    return render_template(
+        "catalog/kit.html", kit=kit, materials=filter_materials(kit.materials, filters),
+        filters=filters, rejected=rejected, may_download=may_download(current_user, kit),
+        languages=LANGUAGES, kinds=MATERIAL_KINDS, audiences=AUDIENCE_LABELS,
+    )
+
+
+@bp.get(f"/kits/{MATERIAL}/thumbnail.png")
+def thumbnail(kit_slug, material_slug, language):
+    kit = _kit_or_404(kit_slug)
+    try:
+        material = get_material(kit, material_slug, language)
+    except NotFound:
+        abort(404)
+    return get_storage().send_inline(material.current_version.thumbnail_key, "image/png")
+
+
+@bp.get(f"/kits/{MATERIAL}/download")
+def download_material(kit_slug, material_slug, language):
+    kit = _kit_or_404(kit_slug)
+    try:
+        material = get_material(kit, material_slug, language)
+    except NotFound:
+        abort(404)
+    refusal = _require_download_right(kit)
+    if refusal is not None:
+        return refusal
+    version = material.current_version
+    response = get_storage().send(version.storage_key, download_filename(kit, material),
+                                  MATERIAL_FORMATS[material.format])
+    if request.method != "HEAD":
+        record_download(current_user, kit, material_version=version,
+                        user_agent=request.user_agent.string)
+    return response
+
+
+@bp.get(f"/kits/{SLUG}/download.zip")
+def download_kit(kit_slug):
+    kit = _kit_or_404(kit_slug)
+    refusal = _require_download_right(kit)
+    if refusal is not None:
+        return refusal
+    storage = get_storage()
+    archive = ensure_kit_archive(kit, storage)
+    response = storage.send(archive.storage_key, archive_filename(kit, current_language()),
+                            "application/zip")
+    if request.method != "HEAD":
+        record_download(current_user, kit, is_zip=True, user_agent=request.user_agent.string)
+    return response
+

@@ -1,0 +1,117 @@
+"""Catalog logic, callable without a request: who may download what, listings, filters."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.clock import today_in_montreal
+from portal.extensions import db
+from portal.models import Account, Campaign, Kit, Material
+from portal.reference import AUDIENCE_ROLES, LANGUAGES, MATERIAL_KINDS
+
+
+class NotFound(LookupError):
+    """No such kit or material."""
+
+
+class NotAllowed(PermissionError):
+    """The account may not download this kit."""
+
+
+def may_download(account: Account | None, kit: Kit) -> bool:
+    """The audience table: which roles may download a kit of this audience."""
+    if account is None or not getattr(account, "is_authenticated", False):
+        return False
+    return account.role in AUDIENCE_ROLES.get(kit.audience, frozenset())
+
+
+def current_campaign() -> Campaign | None:
+    """The campaign that is running or comes next; else the most recent one."""
+    today = today_in_montreal()
+    upcoming = db.session.scalars(
+        select(Campaign).where(Campaign.ends_on >= today).order_by(Campaign.starts_on).limit(1)
+    ).first()
+    if upcoming is not None:
+        return upcoming
+    return db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc()).limit(1)).first()
+
+
+@dataclass(frozen=True)
+class CatalogFilters:
+    audience: str | None = None
+    language: str | None = None
+    kind: str | None = None
+
+    @classmethod
+    def from_args(cls, args) -> tuple[CatalogFilters, list[str]]:
+        """Filters from query arguments; unknown values are dropped and named."""
+        rejected = []
+        values = {}
+        for name, allowed in (("audience", AUDIENCE_ROLES), ("language", LANGUAGES),
+                              ("kind", MATERIAL_KINDS)):
+            raw = args.get(name, "")
+            if raw and raw in allowed:
+                values[name] = raw
+            elif raw:
+                rejected.append(name)
+        return cls(**values), rejected
+
+    @property
+    def active(self) -> bool:
+        return any((self.audience, self.language, self.kind))
+
+
+def list_kits(campaign: Campaign | None, filters: CatalogFilters = CatalogFilters()):
+    """The campaign's kits with their materials, filtered by audience, language and kind.
+
+    A kit stays listed when at least one of its materials passes the language and kind
+    filters; its ``visible_materials`` are those that pass.
+    """
+    query = (select(Kit).options(selectinload(Kit.materials).selectinload(Material.current_version))
+             .order_by(Kit.position, Kit.slug))
+    if campaign is not None:
+        query = query.where(Kit.campaign_id == campaign.id)
+    if filters.audience:
+        query = query.where(Kit.audience == filters.audience)
+    listed = []
+    for kit in db.session.scalars(query):
+        materials = filter_materials(kit.materials, filters)
+        if materials or not (filters.language or filters.kind):
+            listed.append((kit, materials))
+    return listed
+
+
+def filter_materials(materials, filters: CatalogFilters) -> list[Material]:
+    return [
+        m for m in materials
+        if m.current_version is not None
+        and (not filters.language or m.language == filters.language)
+        and (not filters.kind or m.kind == filters.kind)
+    ]
+
+
+def get_kit(slug: str) -> Kit:
+    kit = db.session.scalars(
+        select(Kit).where(Kit.slug == slug)
+        .options(selectinload(Kit.materials).selectinload(Material.current_version))
+    ).first()
+    if kit is None:
+        raise NotFound(slug)
+    return kit
+
+
+def get_material(kit: Kit, material_slug: str, language: str) -> Material:
+    for material in kit.materials:
+        if material.slug == material_slug and material.language == language:
+            if material.current_version is None:
+                break
+            return material
+    raise NotFound(f"{kit.slug}/{material_slug}/{language}")
+
+
+def download_filename(kit: Kit, material: Material) -> str:
+    """A readable file name that keeps its accents, e.g. ``Affiche (FR) - 2027.pdf``."""
+    title = " ".join(material.title.replace("/", "-").replace("\\", "-").split())
+    return f"{title} ({material.language.upper()}) - {kit.campaign.year}.{material.format}"

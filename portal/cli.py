@@ -1,0 +1,77 @@
+"""The portal's ``flask`` commands: staff accounts and the import of kits."""
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from portal.auth.services import AccountError, create_staff, find_account
+from portal.catalog.importer import import_materials
+from portal.catalog.manifest import ManifestError
+from portal.storage import StorageError, get_storage
+
+
+@click.command("create-staff")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--generate", is_flag=True,
+              help="Generate a strong password and print it once (demo accounts).")
+@click.option("--if-missing", is_flag=True, help="Do nothing if the account exists.")
+def create_staff_command(email: str, password_stdin: bool, generate: bool, if_missing: bool):
+    """Create a ministry staff account (the only way to get one)."""
+    if if_missing and find_account(email) is not None:
+        click.echo(f"Staff account {email} already exists; nothing changed.")
+        return
+    if generate:
+        password = secrets.token_urlsafe(15)
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        create_staff(email, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Staff account created for {email}.")
+    if generate:
+        click.echo(f"Its password (shown only now, keep it safe): {password}")
+
+
+@click.command("import-materials")
+@click.option("--path", "materials_path", type=click.Path(file_okay=False, path_type=Path),
+              help="The materials folder (default: PORTAL_MATERIALS_PATH or ./materials).")
+def import_materials_command(materials_path: Path | None):
+    """Import the kits of materials/ into the database and storage (idempotent)."""
+    path = materials_path or Path(current_app.config["MATERIALS_PATH"])
+    bar = None
+
+    def progress(done: int, total: int, label: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="Materials", show_pos=True,
+                                    file=sys.stderr)
+            bar.__enter__()
+        bar.label = label.ljust(48)[:48]
+        bar.update(1)
+
+    try:
+        report = import_materials(path, get_storage(), progress=progress)
+    except (ManifestError, StorageError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for line in report.new_versions:
+        click.echo(f"new version: {line}")
+    click.echo(
+        f"{len(report.kits_created)} kit(s) created, {len(report.kits_updated)} updated, "
+        f"{len(report.new_versions)} new material version(s), {report.unchanged} unchanged."
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_staff_command)
+    app.cli.add_command(import_materials_command)

@@ -1,0 +1,102 @@
+"""Configuration: the one module that reads the environment.
+
+Every setting comes from a ``PORTAL_*`` variable, with embedded defaults that run the
+portal on one machine (SQLite and a storage folder in the instance folder, mail to the
+console). ``load_config`` is called by the app factory; tests pass overrides instead.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or wrong; the portal refuses to start rather than guess."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"PORTAL_{name}")
+    return value if value not in (None, "") else default
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"PORTAL_{name} must be a whole number, got {raw!r}") from exc
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator used."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """A development secret generated once and kept in the instance folder."""
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def environment_settings(instance_path: Path) -> dict:
+    """Read every PORTAL_* variable into Flask settings."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    env = _env("ENV", "development")
+    if env not in ("development", "production"):
+        raise ConfigurationError("PORTAL_ENV must be 'development' or 'production'")
+    secret_key = _env("SECRET_KEY")
+    if secret_key is None:
+        if env != "development":
+            raise ConfigurationError("PORTAL_SECRET_KEY is required outside development")
+        secret_key = _instance_secret_key(instance_path)
+    database_url = _env("DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}")
+    return {
+        "PORTAL_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
+        "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "STORAGE_BACKEND": _env("STORAGE", "local"),
+        "STORAGE_PATH": _env("STORAGE_PATH", str(instance_path / "storage")),
+        "S3_BUCKET": _env("S3_BUCKET"),
+        "S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL"),
+        "S3_REGION": _env("S3_REGION"),
+        "S3_PRESIGN_SECONDS": _int_env("S3_PRESIGN_SECONDS", 300),
+        "SMTP_URL": _env("SMTP_URL"),
+        "MAIL_FROM": _env("MAIL_FROM", "Semaine nationale <no-reply@localhost>"),
+        "MAIL_FOLDER": _env("MAIL_FOLDER", str(instance_path / "mail")),
+        "REDIS_URL": _env("REDIS_URL"),
+        "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
+        "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
+        "SESSION_COOKIE_SECURE": _env("PUBLIC_URL", "").startswith("https://"),
+        "REMEMBER_COOKIE_SECURE": _env("PUBLIC_URL", "").startswith("https://"),
+    }
+
+
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+    "BABEL_DEFAULT_LOCALE": "fr_CA",
+    "BABEL_DEFAULT_TIMEZONE": "America/Montreal",
+    "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+    "LANGUAGES": ("fr", "en"),
+    "RATELIMIT_HEADERS_ENABLED": False,
+    "RATELIMIT_STRATEGY": "moving-window",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "FROZEN_NOW": None,
+    "RATELIMIT_STORAGE_URI": "memory://",
+}

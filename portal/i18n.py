@@ -1,0 +1,72 @@
+"""Language: French (Québec) by default, English too; the choice is remembered.
+
+A visitor's choice lives in the session; an account's in its ``locale``. Formatting
+helpers give sizes and dates in ``fr_CA`` or ``en_CA`` style.
+"""
+from __future__ import annotations
+
+from flask import Flask, g, has_request_context, request, session
+from flask_babel import format_date, format_decimal
+from flask_login import current_user
+
+from portal.extensions import babel
+
+LANGUAGES = ("fr", "en")
+BABEL_LOCALES = {"fr": "fr_CA", "en": "en_CA"}
+
+
+def current_language() -> str:
+    """'fr' or 'en' for the current request."""
+    if not has_request_context():
+        return "fr"
+    cached = g.get("portal_language")
+    if cached:
+        return cached
+    language = "fr"
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        language = asked
+    elif session.get("lang") in LANGUAGES:
+        language = session["lang"]
+    elif getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
+        language = current_user.locale
+    g.portal_language = language
+    return language
+
+
+def select_locale() -> str:
+    return BABEL_LOCALES[current_language()]
+
+
+def human_size(size_bytes: int) -> str:
+    """'4,2 Mo' in French, '4.2 MB' in English."""
+    french = current_language() == "fr"
+    units = ("o", "ko", "Mo", "Go") if french else ("B", "KB", "MB", "GB")
+    value = float(size_bytes)
+    for unit in units:
+        if value < 1000 or unit == units[-1]:
+            break
+        value /= 1000
+    pattern = "#,##0" if unit in units[:1] else "#,##0.0"
+    return f"{format_decimal(value, format=pattern)}\u00a0{unit}"
+
+
+def long_date(value) -> str:
+    return format_date(value, format="long")
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(current_language=current_language)
+    app.jinja_env.filters.update(human_size=human_size, long_date=long_date)
+
+    @app.before_request
+    def remember_language_choice():
+        asked = request.args.get("lang")
+        if asked in LANGUAGES and session.get("lang") != asked:
+            session["lang"] = asked
+            if getattr(current_user, "is_authenticated", False) and current_user.locale != asked:
+                from portal.extensions import db
+
+                current_user.locale = asked
+                db.session.commit()

@@ -1,0 +1,1 @@
+"""PDF rendering with WeasyPrint: the restricted URL fetcher, the renderer, rasterizing."""

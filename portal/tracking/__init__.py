@@ -1,0 +1,1 @@
+"""Tracking: recording download events, and (later) the counting rules and rollups."""

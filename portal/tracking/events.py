@@ -1,0 +1,56 @@
+"""The one function that records a download. Nothing else writes download events.
+
+An event is committed before the file (or its redirect) is sent: if it cannot be
+written, the download fails with ``TrackingError`` rather than going out uncounted.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.clock import naive_utc_now
+from portal.extensions import db
+from portal.models import Account, DownloadEvent, Kit, MaterialVersion
+from portal.tracking.robots import is_robot
+
+log = logging.getLogger(__name__)
+
+
+class TrackingError(RuntimeError):
+    """The download event could not be recorded; the download must not go out."""
+
+
+def record_download(
+    account: Account,
+    kit: Kit,
+    *,
+    material_version: MaterialVersion | None = None,
+    personalized: bool = False,
+    is_zip: bool = False,
+    user_agent: str | None = None,
+) -> DownloadEvent:
+    """Write and commit exactly one download event for an answered download."""
+    if is_zip == (material_version is not None) and not personalized:
+        raise ValueError("a download is either a kit ZIP or one material")
+    event = DownloadEvent(
+        occurred_at=naive_utc_now(),
+        campaign_id=kit.campaign_id,
+        kit_id=kit.id,
+        material_version_id=material_version.id if material_version else None,
+        actor_id=account.actor_id,
+        account_type=account.role,
+        region=account.region,
+        organization_type=account.organization_type,
+        personalized=personalized,
+        is_zip=is_zip,
+        is_robot=is_robot(user_agent),
+    )
+    try:
+        db.session.add(event)
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("download event not recorded: %s", type(exc).__name__)
+        raise TrackingError("download event not recorded") from exc
+    return event
