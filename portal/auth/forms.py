@@ -21,13 +21,17 @@ def _strong_password(form, field):
         raise ValidationError(problem)
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 def region_choices(optional: bool):
     first = [("", _l("— Not specified —") if optional else _l("— Choose a region —"))]
     return first + [(code, f"{code} {name}") for code, name in REGIONS.items()]
 
 
 class _RegistrationForm(FlaskForm):
-    email = EmailField(_l("Email address"), validators=[
+    email = EmailField(_l("Email address"), filters=[_strip], validators=[
         DataRequired(_l("Enter your email address.")),
         Length(max=254, message=_l("An email address has at most 254 characters.")),
         Email(_l("Enter a valid email address, such as nom@exemple.ca."),
@@ -43,7 +47,7 @@ class _RegistrationForm(FlaskForm):
 
 
 class OrganizationRegistrationForm(_RegistrationForm):
-    organization_name = StringField(_l("Organization name"), validators=[
+    organization_name = StringField(_l("Organization name"), filters=[_strip], validators=[
         DataRequired(_l("Enter the organization's name.")),
         Length(min=2, max=120, message=_l("Between 2 and 120 characters.")),
         _no_control_characters,
@@ -63,7 +67,7 @@ class OrganizationRegistrationForm(_RegistrationForm):
 
 
 class CitizenRegistrationForm(_RegistrationForm):
-    display_name = StringField(_l("Display name"), validators=[
+    display_name = StringField(_l("Display name"), filters=[_strip], validators=[
         DataRequired(_l("Enter the name you want to show.")),
         Length(min=1, max=80, message=_l("At most 80 characters.")),
         _no_control_characters,
@@ -77,7 +81,7 @@ class CitizenRegistrationForm(_RegistrationForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email address"), validators=[
+    email = EmailField(_l("Email address"), filters=[_strip], validators=[
         DataRequired(_l("Enter your email address.")),
         Length(max=254, message=_l("An email address has at most 254 characters.")),
     ])

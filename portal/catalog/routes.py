@@ -94,10 +94,7 @@ def download_material(kit_slug, material_slug, language):
     version = material.current_version
     response = get_storage().send(version.storage_key, download_filename(kit, material),
                                   MATERIAL_FORMATS[material.format])
-    if request.method != "HEAD":
-        record_download(current_user, kit, material_version=version,
-                        user_agent=request.user_agent.string)
-    return response
+    return _recorded(response, kit, material_version=version)
 
 
 @bp.get(f"/kits/{SLUG}/download.zip")
@@ -110,7 +107,21 @@ def download_kit(kit_slug):
     archive = ensure_kit_archive(kit, storage)
     response = storage.send(archive.storage_key, archive_filename(kit, current_language()),
                             "application/zip")
-    if request.method != "HEAD":
-        record_download(current_user, kit, is_zip=True, user_agent=request.user_agent.string)
+    return _recorded(response, kit, is_zip=True)
+
+
+def _recorded(response, kit, **what):
+    """Record the download, then let the prepared response go; no event, no file.
+
+    The file (or its redirect) is prepared first so a missing file records nothing;
+    HEAD requests send no file and record nothing.
+    """
+    if request.method == "HEAD":
+        return response
+    try:
+        record_download(current_user, kit, user_agent=request.user_agent.string, **what)
+    except Exception:
+        response.close()
+        raise
     return response
 

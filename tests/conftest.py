@@ -1,0 +1,204 @@
+"""Test fixtures: one app and one schema per run, each test inside a rolled-back transaction.
+
+The database is SQLite in a temporary folder, or PostgreSQL when
+``PORTAL_TEST_DATABASE_URL`` is set (CI sets it to the machine's server). The schema is
+built once by the Alembic migrations and the kits imported once (their materials
+rendered once); every test then runs in a transaction that is rolled back after it, so
+commits made by the code under test are SAVEPOINT releases that never reach the disk.
+Mail goes through a real SMTP server on loopback (aiosmtpd).
+"""
+from __future__ import annotations
+
+import os
+import socket
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from aiosmtpd.controller import Controller
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy import text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from portal import create_app
+from portal.auth.services import create_staff, register
+from portal.catalog.importer import import_materials
+from portal.config import PROJECT_ROOT, normalize_database_url
+from portal.extensions import db
+from portal.storage import get_storage
+
+PASSWORD = "une longue phrase secrète"
+TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    """Receives what the portal's SMTP client sends."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def smtp_inbox():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+def reset_database(url: str) -> None:
+    """Start the run from an empty database (PostgreSQL: an empty public schema)."""
+    if url.startswith("postgresql"):
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, smtp_inbox):
+    base = tmp_path_factory.mktemp("portal")
+    url = normalize_database_url(TEST_DATABASE_URL or f"sqlite:///{base / 'test.db'}")
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(base / "instance"),
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLITE_EXPLICIT_TRANSACTIONS": True,
+        "STORAGE_BACKEND": "local",
+        "STORAGE_PATH": str(base / "storage"),
+        "MAIL_FOLDER": str(base / "mail"),
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_inbox[1]}",
+        "PUBLIC_URL": "https://portail.example.test",
+        "MATERIALS_PATH": str(PROJECT_ROOT / "materials"),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+    })
+    with app.app_context():
+        reset_database(url)
+        flask_migrate.upgrade()
+        # The kits are rendered once per run; tests share them read-only.
+        import_materials(Path(app.config["MATERIALS_PATH"]), get_storage())
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def isolated(request, app):
+    """Each test in a transaction rolled back afterwards."""
+    if "no_db_isolation" in request.keywords:
+        yield
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_ctx_id,
+        )
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(smtp_inbox):
+    """The mails received by the loopback SMTP server during this test."""
+    inbox = smtp_inbox[0]
+    inbox.messages.clear()
+    return inbox.messages
+
+
+@pytest.fixture
+def make_account(app):
+    """Create an account the way the portal does; ``role`` is citizen, organization or staff."""
+    counter = iter(range(1, 10_000))
+
+    def make(role="organization", email=None, password=PASSWORD, **fields):
+        email = email or f"{role}{next(counter)}@example.org"
+        if role == "staff":
+            return create_staff(email, password)
+        defaults = {
+            "organization": {"display_name": "Maison des jeunes du Plateau",
+                             "organization_type": "community", "region": "06"},
+            "citizen": {"display_name": "Camille", "region": "03"},
+        }[role]
+        account, created = register(role, email, password, **{**defaults, **fields})
+        assert created
+        return account
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    def sign_in(account, password=PASSWORD, remember=False):
+        response = client.post("/account/login", data={
+            "email": account.email, "password": password, "remember": "y" if remember else "",
+        })
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return sign_in
+
+
+@pytest.fixture
+def organization(make_account):
+    return make_account("organization")
+
+
+@pytest.fixture
+def citizen(make_account):
+    return make_account("citizen")
+
+
+@pytest.fixture
+def staff(make_account):
+    return make_account("staff")
+
+
+@pytest.fixture
+def signed_in(client, login, make_account):
+    """A client signed in with a new account of the given role."""
+
+    def sign(role):
+        account = make_account(role)
+        login(account)
+        return account
+
+    return sign
+
+
+def page_text(response) -> str:
+    """A response's HTML with entities decoded, for assertions on visible text."""
+    import html
+
+    return html.unescape(response.get_data(as_text=True))
