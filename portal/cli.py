@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 
 from portal.auth.services import AccountError, create_staff, find_account
+from portal.catalog.documents import ContentError
 from portal.catalog.importer import import_materials
 from portal.catalog.manifest import ManifestError
 from portal.storage import StorageError, get_storage
@@ -59,7 +60,7 @@ def import_materials_command(materials_path: Path | None):
 
     try:
         report = import_materials(path, get_storage(), progress=progress)
-    except (ManifestError, StorageError) as exc:
+    except (ManifestError, ContentError, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if bar is not None:

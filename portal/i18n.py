@@ -52,7 +52,11 @@ def human_size(size_bytes: int) -> str:
 
 
 def long_date(value) -> str:
-    return format_date(value, format="long")
+    """'1er mars 2027' in French (the ordinal of the first of the month), 'March 1, 2027'."""
+    text = format_date(value, format="long")
+    if current_language() == "fr" and value.day == 1:
+        text = "1er" + text[1:]
+    return text
 
 
 def init_app(app: Flask) -> None:

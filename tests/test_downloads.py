@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from portal.extensions import db
 from portal.catalog.services import download_filename
+from portal.extensions import db
 from portal.models import DownloadEvent, Kit, KitArchive, Material
 from portal.storage import get_storage
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from portal.auth.passwords import MAX_LENGTH, password_problem
+from portal.auth.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
+from portal.forms import PortalForm
 from portal.reference import ORGANIZATION_TYPES, REGIONS
 
 
@@ -30,7 +30,7 @@ def region_choices(optional: bool):
     return first + [(code, f"{code} {name}") for code, name in REGIONS.items()]
 
 
-class _RegistrationForm(FlaskForm):
+class _RegistrationForm(PortalForm):
     email = EmailField(_l("Email address"), filters=[_strip], validators=[
         DataRequired(_l("Enter your email address.")),
         Length(max=254, message=_l("An email address has at most 254 characters.")),
@@ -39,7 +39,8 @@ class _RegistrationForm(FlaskForm):
     ])
     password = PasswordField(_l("Password"), validators=[
         DataRequired(_l("Choose a password.")), _strong_password,
-    ], description=_l("At least 10 characters; a short sentence is easy to remember."))
+    ], description=_l("At least %(n)d characters; a short sentence is easy to remember.",
+                     n=MIN_LENGTH))
     confirm = PasswordField(_l("Confirm the password"), validators=[
         DataRequired(_l("Type the password again.")),
         EqualTo("password", _l("The two passwords are not the same.")),
@@ -80,13 +81,13 @@ class CitizenRegistrationForm(_RegistrationForm):
         self.region.choices = region_choices(optional=True)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     email = EmailField(_l("Email address"), filters=[_strip], validators=[
         DataRequired(_l("Enter your email address.")),
         Length(max=254, message=_l("An email address has at most 254 characters.")),
     ])
     password = PasswordField(_l("Password"), validators=[
         DataRequired(_l("Enter your password.")),
-        Length(max=MAX_LENGTH, message=_l("Email address or password incorrect.")),
+        Length(max=MAX_LENGTH, message=_l("Incorrect email address or password.")),
     ])
     remember = BooleanField(_l("Remember me on this device"))

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import login_required, login_user, logout_user
 
 from portal.auth import bp
 from portal.auth.forms import CitizenRegistrationForm, LoginForm, OrganizationRegistrationForm

@@ -8,7 +8,13 @@ from portal.auth.passwords import hash_password, needs_rehash, password_problem,
 from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.models import Account
-from portal.reference import ORGANIZATION_TYPES, REGIONS, ROLE_CITIZEN, ROLE_ORGANIZATION, ROLE_STAFF
+from portal.reference import (
+    ORGANIZATION_TYPES,
+    REGIONS,
+    ROLE_CITIZEN,
+    ROLE_ORGANIZATION,
+    ROLE_STAFF,
+)
 
 
 class AccountError(ValueError):

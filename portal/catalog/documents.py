@@ -14,11 +14,16 @@ from pathlib import Path
 from jinja2 import meta
 from PIL import Image
 
+from portal.catalog.content_checks import html_text, pdf_text
 from portal.pdf.render import rasterize, render_pdf, template_environment
 
 # Bump when rendering changes in a way that should make new versions of everything.
 RENDERER_VERSION = "1"
 THUMBNAIL_WIDTH = 360
+
+
+class ContentError(ValueError):
+    """A rendered material must not go out: the message says why."""
 
 
 @dataclass
@@ -28,6 +33,7 @@ class RenderedMaterial:
     pages: int | None
     width_px: int | None
     height_px: int | None
+    text: str  # what a reader gets: the PDF's text, or the source text of an image
 
 
 class MaterialRenderer:
@@ -81,12 +87,13 @@ class MaterialRenderer:
                                year=kit["campaign_year"], **extra)
 
     def render(self, kit: dict, material: dict, language: str) -> RenderedMaterial:
-        pdf = render_pdf(self.html(kit, material, language), self.asset_root)
+        html = self.html(kit, material, language)
+        pdf = render_pdf(html, self.asset_root)
         if pdf.refused_urls:
-            raise ValueError(f"{material['source'][language]} asks for {pdf.refused_urls[:3]}")
+            raise ContentError(f"{material['source'][language]} asks for {pdf.refused_urls[:3]}")
         if material["format"] == "pdf":
             return RenderedMaterial(pdf.data, rasterize(pdf.data, 0, THUMBNAIL_WIDTH),
-                                    pdf.pages, None, None)
+                                    pdf.pages, None, None, pdf_text(pdf.data))
         png = rasterize(pdf.data, 0, material["width"])
         image = Image.open(io.BytesIO(png))
         if image.size != (material["width"], material["height"]):
@@ -98,4 +105,5 @@ class MaterialRenderer:
         thumb.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
         buffer = io.BytesIO()
         thumb.save(buffer, format="PNG", optimize=True)
-        return RenderedMaterial(png, buffer.getvalue(), None, image.width, image.height)
+        return RenderedMaterial(png, buffer.getvalue(), None, image.width, image.height,
+                                html_text(html))

@@ -7,14 +7,16 @@ and the old versions stay, with their files and their figures.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
+from jinja2 import TemplateError
 from sqlalchemy import func, select
 
-from portal.catalog.documents import MaterialRenderer
+from portal.catalog.content_checks import problems
+from portal.catalog.documents import ContentError, MaterialRenderer
 from portal.catalog.manifest import LANGS, load_manifest
 from portal.extensions import db
 from portal.facts import load_facts
@@ -128,16 +130,28 @@ def import_materials(materials_path: Path, storage,
         for position, entry in enumerate(kit_entry["materials"]):
             for language in LANGS:
                 material = _upsert_material(kit, entry, language, position)
-                fingerprint = renderer.fingerprint(kit_entry, entry, language)
-                current = material.current_version
                 label = f"{kit.slug}/{entry['slug']}/{language}"
+                try:
+                    fingerprint = renderer.fingerprint(kit_entry, entry, language)
+                except TemplateError as exc:
+                    db.session.rollback()
+                    raise ContentError(f"{label}: template error: {exc}") from exc
+                current = material.current_version
                 done += 1
                 if progress:
                     progress(done, total, label)
                 if current is not None and current.source_fingerprint == fingerprint:
                     report.unchanged += 1
                     continue
-                rendered = renderer.render(kit_entry, entry, language)
+                try:
+                    rendered = renderer.render(kit_entry, entry, language)
+                except TemplateError as exc:
+                    db.session.rollback()
+                    raise ContentError(f"{label}: template error: {exc}") from exc
+                refused = problems(rendered.text, facts)
+                if refused:
+                    db.session.rollback()
+                    raise ContentError(f"{label}: {'; '.join(refused)}")
                 checksum = hashlib.sha256(rendered.data).hexdigest()
                 number = (db.session.scalar(select(func.max(MaterialVersion.number))
                                             .where(MaterialVersion.material_id == material.id))
