@@ -20,9 +20,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     register_extensions(app)
+    register_security(app)  # before the blueprints: it adds the URL converters they use
     register_blueprints(app)
     register_errorhandlers(app)
-    register_security(app)
     register_commands(app)
     return app
 
@@ -76,7 +76,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    """Security headers on every response."""
+    """Security headers on every response; URL converters and input guards."""
     from portal import security
 
     security.init_app(app)

@@ -1,5 +1,6 @@
 """Security headers: a strict Content-Security-Policy (no inline script or style) and friends."""
-from flask import Flask
+from flask import Flask, abort, request
+from werkzeug.routing import BaseConverter
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -8,7 +9,32 @@ CSP = (
 )
 
 
+class SlugConverter(BaseConverter):
+    """URL slugs: lowercase letters, digits and single hyphens, at most 80 characters.
+
+    Anything else never reaches a view or the database (PostgreSQL, for one, refuses
+    NUL characters in text and would turn a hostile URL into an error).
+    """
+
+    regex = r"[a-z0-9]{1,80}(?:-[a-z0-9]{1,80}){0,20}"
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values if isinstance(value, str))
+
+
+def refuse_nul_characters():
+    """No text a person sends may carry a NUL character: refuse the request outright."""
+    if "\x00" in request.path or _has_nul(request.args.values()):
+        abort(400)
+    if request.method in ("POST", "PUT", "PATCH") and _has_nul(request.form.values()):
+        abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["slug"] = SlugConverter
+    app.before_request(refuse_nul_characters)
+
     @app.after_request
     def add_security_headers(response):
         headers = response.headers

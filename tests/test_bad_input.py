@@ -116,7 +116,7 @@ def test_no_download_event_comes_from_bad_requests(client, signed_in):
     signed_in("organization")
     for path in ("/kits/trousse-organismes/affiche/xx/download", "/kits/%00/download.zip",
                  "/kits/trousse-organismes/affiche/fr/download/../../x"):
-        assert client.get(path).status_code in (404, 308)
+        assert client.get(path).status_code in (400, 404, 308)
     assert db.session.scalar(select(func.count()).select_from(DownloadEvent)) == 0
 
 
@@ -131,3 +131,11 @@ def test_unexpected_errors_become_a_500_page_without_traceback(app, client, monk
     body = response.get_data(as_text=True)
     assert "Traceback" not in body and "secret detail" not in body
     assert "1 888 933-9007" in body
+
+
+def test_nul_characters_are_refused_everywhere(client, citizen):
+    assert client.get("/kits/%00").status_code == 400
+    assert client.get("/kits?audience=%00").status_code == 400
+    response = client.post("/account/login", data={"email": citizen.email + "\x00",
+                                                   "password": "x"})
+    assert response.status_code == 400

@@ -22,8 +22,8 @@ from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_FORMATS, MATER
 from portal.storage import get_storage
 from portal.tracking.events import record_download
 
-SLUG = "<string(maxlength=80):kit_slug>"
-MATERIAL = SLUG + "/<string(maxlength=80):material_slug>/<any(fr,en):language>"
+SLUG = "<slug:kit_slug>"
+MATERIAL = SLUG + "/<slug:material_slug>/<any(fr,en):language>"
 
 
 def _kit_or_404(slug: str):
