@@ -62,10 +62,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth import bp as auth_bp
     from portal.catalog import bp as catalog_bp
     from portal.pages import bp as pages_bp
+    from portal.personalize import bp as personalize_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(personalize_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -73,6 +73,19 @@ def import_materials_command(materials_path: Path | None):
     )
 
 
+@click.command("purge-documents")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Age in days (default: PORTAL_DOCUMENT_RETENTION_DAYS, 90).")
+def purge_documents_command(days: int | None):
+    """Delete stored personalized documents nobody asked for in a while."""
+    from portal.personalize.documents import purge_unused
+
+    days = days or current_app.config["DOCUMENT_RETENTION_DAYS"]
+    count = purge_unused(days)
+    click.echo(f"{count} personalized document file(s) not requested in {days} days deleted.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_staff_command)
     app.cli.add_command(import_materials_command)
+    app.cli.add_command(purge_documents_command)

@@ -78,6 +78,8 @@ def environment_settings(instance_path: Path) -> dict:
         "REDIS_URL": _env("REDIS_URL"),
         "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
+        "PDF_RENDER_TIMEOUT": _int_env("PDF_RENDER_TIMEOUT", 20),
+        "DOCUMENT_RETENTION_DAYS": _int_env("DOCUMENT_RETENTION_DAYS", 90),
         "SESSION_COOKIE_SECURE": _env("PUBLIC_URL", "").startswith("https://"),
         "REMEMBER_COOKIE_SECURE": _env("PUBLIC_URL", "").startswith("https://"),
     }

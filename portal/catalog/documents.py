@@ -83,8 +83,10 @@ class MaterialRenderer:
 
     def html(self, kit: dict, material: dict, language: str, **extra) -> str:
         template = self.env.get_template(material["source"][language])
+        # Personalized documents fill these; the kit's own version leaves them empty.
+        context = {"person": None, "org": None, "qr_src": None, "qr_url": None, **extra}
         return template.render(facts=self.facts, lang=language, kit=kit, material=material,
-                               year=kit["campaign_year"], **extra)
+                               year=kit["campaign_year"], **context)
 
     def render(self, kit: dict, material: dict, language: str) -> RenderedMaterial:
         html = self.html(kit, material, language)

@@ -1,11 +1,21 @@
 """The portal's database models, one module per area."""
 from portal.models.accounts import Account
 from portal.models.catalog import Campaign, Kit, KitArchive, Material, MaterialVersion
+from portal.models.personalization import (
+    CobrandProfile,
+    DailySalt,
+    PersonalizedDocument,
+    QrScan,
+)
 from portal.models.tracking import DownloadEvent
 
 __all__ = [
     "Account",
     "Campaign",
+    "CobrandProfile",
+    "DailySalt",
+    "PersonalizedDocument",
+    "QrScan",
     "DownloadEvent",
     "Kit",
     "KitArchive",

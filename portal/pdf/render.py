@@ -39,6 +39,7 @@ class RenderedPDF:
     data: bytes
     pages: int
     refused_urls: list[str]
+    fetched_urls: list[str]
 
 
 def template_environment(sources_root: Path) -> SandboxedEnvironment:
@@ -60,7 +61,8 @@ def render_pdf(html: str, asset_root: Path, extra_assets: dict[str, bytes] | Non
         font_config=font_configuration()
     )
     data = document.write_pdf(pdf_variant="pdf/ua-1")
-    return RenderedPDF(data=data, pages=len(document.pages), refused_urls=fetcher.refused)
+    return RenderedPDF(data=data, pages=len(document.pages), refused_urls=fetcher.refused,
+                       fetched_urls=[url for url, served in fetcher.log if served])
 
 
 def rasterize(pdf: bytes, page_index: int = 0, width_px: int = 300) -> bytes:
