@@ -71,7 +71,19 @@ def reset_database(url: str) -> None:
 def app(tmp_path_factory, smtp_inbox):
     base = tmp_path_factory.mktemp("portal")
     url = normalize_database_url(TEST_DATABASE_URL or f"sqlite:///{base / 'test.db'}")
-    app = create_app({
+    app = create_app(settings_for_tests(base, url, smtp_inbox[1]))
+    with app.app_context():
+        reset_database(url)
+        flask_migrate.upgrade()
+        # The kits are rendered once per run; tests share them read-only.
+        import_materials(Path(app.config["MATERIALS_PATH"]), get_storage())
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def settings_for_tests(base: Path, url: str, smtp_port: int) -> dict:
+    return {
         "TESTING": True,
         "INSTANCE_PATH": str(base / "instance"),
         "SECRET_KEY": "test-secret-key",
@@ -80,19 +92,25 @@ def app(tmp_path_factory, smtp_inbox):
         "STORAGE_BACKEND": "local",
         "STORAGE_PATH": str(base / "storage"),
         "MAIL_FOLDER": str(base / "mail"),
-        "SMTP_URL": f"smtp://127.0.0.1:{smtp_inbox[1]}",
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
         "PUBLIC_URL": "https://portail.example.test",
         "MATERIALS_PATH": str(PROJECT_ROOT / "materials"),
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
-    })
-    with app.app_context():
-        reset_database(url)
-        flask_migrate.upgrade()
-        # The kits are rendered once per run; tests share them read-only.
-        import_materials(Path(app.config["MATERIALS_PATH"]), get_storage())
-    yield app
-    with app.app_context():
+        "TEST_BASE": str(base),
+    }
+
+
+@pytest.fixture
+def production_like_app(app, smtp_inbox):
+    """A second app on the same database and storage, with the database driver's own
+    transaction handling (as in production): for tests where threads commit for real."""
+    settings = settings_for_tests(Path(app.config["TEST_BASE"]), app.config["SQLALCHEMY_DATABASE_URI"],
+                             smtp_inbox[1])
+    settings["SQLITE_EXPLICIT_TRANSACTIONS"] = False
+    second = create_app(settings)
+    yield second
+    with second.app_context():
         db.engine.dispose()
 
 

@@ -155,9 +155,7 @@ def _render_and_store(document: PersonalizedDocument) -> None:
         if rendered.refused_urls:
             raise RenderFailed(f"refused URLs: {rendered.refused_urls[:3]}")
         key = f"personalized/{document.data_hash}.pdf"
-        preview_key = f"personalized/{document.data_hash}.preview.png"
         storage.put_bytes(key, rendered.data, "application/pdf")
-        storage.put_bytes(preview_key, rasterize(rendered.data, 0, PREVIEW_WIDTH), "image/png")
     except (RenderFailed, RenderTimeout, StorageError, TemplateError, OSError) as exc:
         db.session.rollback()
         db.session.execute(update(PersonalizedDocument)
@@ -169,7 +167,7 @@ def _render_and_store(document: PersonalizedDocument) -> None:
         raise DocumentUnavailable(str(exc)) from exc
     db.session.execute(update(PersonalizedDocument)
                        .where(PersonalizedDocument.id == document.id)
-                       .values(status="ready", storage_key=key, preview_key=preview_key,
+                       .values(status="ready", storage_key=key, preview_key=None,
                                size_bytes=len(rendered.data), pages=rendered.pages))
     db.session.commit()
 
@@ -190,6 +188,22 @@ def ensure_ready(document: PersonalizedDocument, wait_seconds: float | None = No
         if document.status == "failed" or time.monotonic() > deadline:
             raise DocumentUnavailable(f"document {document.public_id} is not available")
         time.sleep(0.05)
+
+
+def ensure_preview(document: PersonalizedDocument) -> str:
+    """The storage key of the document's first-page image, made on first request."""
+    if document.preview_key:
+        return document.preview_key
+    storage = get_storage()
+    key = f"personalized/{document.data_hash}.preview.png"
+    try:
+        image = rasterize(storage.read_bytes(document.storage_key), 0, PREVIEW_WIDTH)
+        storage.put_bytes(key, image, "image/png")
+    except StorageError as exc:
+        raise DocumentUnavailable(str(exc)) from exc
+    document.preview_key = key
+    db.session.commit()
+    return key
 
 
 def touch(document: PersonalizedDocument) -> None:

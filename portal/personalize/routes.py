@@ -15,7 +15,13 @@ from portal.extensions import db
 from portal.images import ImageRejected
 from portal.models import PersonalizedDocument
 from portal.personalize import bp
-from portal.personalize.documents import DocumentUnavailable, document_for, ensure_ready, touch
+from portal.personalize.documents import (
+    DocumentUnavailable,
+    document_for,
+    ensure_preview,
+    ensure_ready,
+    touch,
+)
 from portal.personalize.forms import CertificateForm, CobrandForm, FrameForm
 from portal.personalize.services import (
     certificate_data,
@@ -95,7 +101,11 @@ def cobrand():
 @login_required
 def preview(public_id):
     document = _ready_or_503(_own_document(public_id))
-    return get_storage().send_inline(document.preview_key, "image/png", max_age=0)
+    try:
+        key = ensure_preview(document)
+    except DocumentUnavailable:
+        abort(503)
+    return get_storage().send_inline(key, "image/png", max_age=0)
 
 
 @bp.get(f"/documents/{PUBLIC_ID}/download")
