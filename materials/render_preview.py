@@ -78,9 +78,10 @@ def make_env(strict=True):
 
 def render_html(env, facts, kit, material, lang):
     template = env.get_template(material["source"][lang])
+    # The kit's own version: the personalization variables stay empty.
     return template.render(
         facts=facts, lang=lang, kit=kit, material=material,
-        year=kit["campaign_year"])
+        year=kit["campaign_year"], person=None, org=None, qr_src=None, qr_url=None)
 
 
 def text_problems(text, facts, material, lang):

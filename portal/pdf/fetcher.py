@@ -23,7 +23,7 @@ class AssetFetcher(URLFetcher):
     """Serve ``asset:`` URLs from a folder and from registered bytes; refuse the rest."""
 
     def __init__(self, asset_root: Path, extra_assets: dict[str, bytes] | None = None,
-                 file_cache: dict[str, bytes] | None = None):
+                 file_cache: dict[str, tuple[int, bytes]] | None = None):
         super().__init__(allowed_protocols=(), allow_redirects=False)
         self.asset_root = asset_root.resolve()
         self.extra_assets = dict(extra_assets or {})
@@ -47,14 +47,16 @@ class AssetFetcher(URLFetcher):
         name = url[len(ASSET_SCHEME):]
         if name in self.extra_assets:
             return self.extra_assets[name]
-        if name in self.file_cache:
-            return self.file_cache[name]
         path = (self.asset_root / name).resolve()
         if not path.is_relative_to(self.asset_root) or not path.is_file():
             raise RefusedURL(f"unknown asset: {name[:200]!r}")
-        body = path.read_bytes()
-        self.file_cache[name] = body
-        return body
+        # Cached by path and modification time: an edited stylesheet is read again.
+        mtime = path.stat().st_mtime_ns
+        cached = self.file_cache.get(str(path))
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, path.read_bytes())
+            self.file_cache[str(path)] = cached
+        return cached[1]
 
     @property
     def refused(self) -> list[str]:

@@ -23,7 +23,7 @@ from portal.pdf.fetcher import AssetFetcher
 logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 _FONT_CONFIG: FontConfiguration | None = None
-_ASSET_CACHE: dict[str, bytes] = {}
+_ASSET_CACHE: dict[str, tuple[int, bytes]] = {}
 
 
 def font_configuration() -> FontConfiguration:
