@@ -50,9 +50,25 @@ def _material(entry, where: str, sources_root: Path) -> dict:
     return entry
 
 
+_CACHE: dict[str, tuple[int, list[dict]]] = {}
+
+
 def load_manifest(materials_path: Path) -> list[dict]:
-    """The validated list of kits of the manifest."""
-    path = materials_path / "manifest.yaml"
+    """The validated list of kits of the manifest (parsed again only when it changes)."""
+    path = Path(materials_path) / "manifest.yaml"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise ManifestError(f"cannot read {path}: {exc}") from exc
+    cached = _CACHE.get(str(path))
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    kits = _read_manifest(path, Path(materials_path))
+    _CACHE[str(path)] = (mtime, kits)
+    return kits
+
+
+def _read_manifest(path: Path, materials_path: Path) -> list[dict]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
