@@ -7,6 +7,15 @@ from portal.models.personalization import (
     PersonalizedDocument,
     QrScan,
 )
+from portal.models.stats import (
+    DailyDownloads,
+    DailyFirsts,
+    DailyScans,
+    FetchState,
+    FirstKit,
+    FirstOrganization,
+    RollupState,
+)
 from portal.models.tracking import DownloadEvent
 
 __all__ = [

@@ -1,0 +1,283 @@
+"""Rollups: turn download events into the campaign's figures, by the counting rules.
+
+The rules (README, "Counting what goes out"), applied event by event in id order:
+- an event outside its campaign's Montréal days is not part of the campaign's figures;
+- a robot's event is recorded and counted apart (``robots``), never as a download;
+- a fetch counts only if the same account had no counted fetch of the same item in the
+  30 seconds before it (double clicks); a kit ZIP is one item, the kit;
+- a unique download is one per account, item and clock hour;
+- an (account, kit) pair is a kit distributed, and an organization account an organization
+  reached, on the day of its first counted download in the campaign (first-seen tables),
+  so daily figures add up exactly to the campaign's.
+
+The rollup catches up from a watermark (the last event id it processed) and only takes
+events at least ``SAFETY_LAG`` old, so a download still committing is never skipped. The
+watermark moves by compare-and-set in the same transaction as the figures: two rollups
+running at once cannot count an event twice.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, tuple_, update
+
+from portal.clock import MONTREAL, naive_utc_now
+from portal.extensions import db
+from portal.models import Campaign, DownloadEvent, MaterialVersion
+from portal.models.stats import (
+    DailyDownloads,
+    DailyFirsts,
+    DailyScans,
+    FetchState,
+    FirstKit,
+    FirstOrganization,
+    RollupState,
+)
+
+DOUBLE_CLICK = timedelta(seconds=30)
+SAFETY_LAG = timedelta(seconds=2)
+BATCH_SIZE = 5000
+STATE_NAME = "downloads"
+
+
+def montreal_day(moment: datetime):
+    return moment.replace(tzinfo=UTC).astimezone(MONTREAL).date()
+
+
+def item_key(event: DownloadEvent) -> str:
+    if event.is_zip:
+        return f"zip:{event.kit_id}"
+    prefix = "perso" if event.personalized else "file"
+    return f"{prefix}:{event.material_version_id or event.kit_id}"
+
+
+def _state() -> RollupState:
+    state = db.session.get(RollupState, STATE_NAME)
+    if state is None:
+        db.session.add(RollupState(name=STATE_NAME, last_id=0))
+        db.session.commit()
+        state = db.session.get(RollupState, STATE_NAME)
+    return state
+
+
+class _Batch:
+    """Figures of one batch of events, merged into the tables at the end."""
+
+    def __init__(self, campaigns: dict[int, Campaign], material_of_version: dict[int, int]):
+        self.campaigns = campaigns
+        self.material_of_version = material_of_version
+        self.downloads = defaultdict(lambda: defaultdict(int))
+        self.firsts = defaultdict(lambda: defaultdict(int))
+        self.fetch_states: dict[tuple[str, str], FetchState] = {}
+        self.new_first_kits: list[FirstKit] = []
+        self.new_first_orgs: list[FirstOrganization] = []
+        self.known_kit_pairs: set[tuple[int, str, int]] = set()
+        self.known_orgs: set[tuple[int, str]] = set()
+
+    def prefetch(self, events: list[DownloadEvent]) -> None:
+        actors = {e.actor_id for e in events}
+        keys = {(e.actor_id, item_key(e)) for e in events}
+        for chunk in _chunks(sorted(actors), 500):
+            for state in db.session.scalars(select(FetchState).where(
+                    FetchState.actor_id.in_(chunk))):
+                if (state.actor_id, state.item_key) in keys:
+                    self.fetch_states[(state.actor_id, state.item_key)] = state
+            self.known_kit_pairs.update(tuple(row) for row in db.session.execute(select(
+                FirstKit.campaign_id, FirstKit.actor_id, FirstKit.kit_id).where(
+                FirstKit.actor_id.in_(chunk))))
+            self.known_orgs.update(tuple(row) for row in db.session.execute(select(
+                FirstOrganization.campaign_id, FirstOrganization.actor_id).where(
+                FirstOrganization.actor_id.in_(chunk))))
+
+    def add(self, event: DownloadEvent) -> None:
+        campaign = self.campaigns.get(event.campaign_id)
+        day = montreal_day(event.occurred_at)
+        if campaign is None or not campaign.starts_on <= day <= campaign.ends_on:
+            return
+        material_id = 0 if event.is_zip else self.material_of_version.get(
+            event.material_version_id, 0)
+        dims = (campaign.id, day, event.kit_id, material_id, event.region or "",
+                event.account_type, event.organization_type or "", event.personalized,
+                event.is_zip)
+        figures = self.downloads[dims]
+        if event.is_robot:
+            figures["robots"] += 1
+            return
+        key = (event.actor_id, item_key(event))
+        state = self.fetch_states.get(key)
+        if state is not None and event.occurred_at - state.last_counted_at <= DOUBLE_CLICK:
+            figures["double_clicks"] += 1
+            return
+        figures["downloads"] += 1
+        hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
+        if state is None:
+            state = FetchState(actor_id=key[0], item_key=key[1], last_counted_at=event.occurred_at,
+                               last_unique_hour=hour)
+            db.session.add(state)
+            self.fetch_states[key] = state
+            figures["unique_downloads"] += 1
+        else:
+            if state.last_unique_hour != hour:
+                figures["unique_downloads"] += 1
+                state.last_unique_hour = hour
+            state.last_counted_at = event.occurred_at
+        self._first_seen(campaign, day, event)
+
+    def _first_seen(self, campaign, day, event) -> None:
+        region, org_type = event.region or "", event.organization_type or ""
+        pair = (campaign.id, event.actor_id, event.kit_id)
+        if pair not in self.known_kit_pairs:
+            self.known_kit_pairs.add(pair)
+            self.new_first_kits.append(FirstKit(
+                campaign_id=campaign.id, actor_id=event.actor_id, kit_id=event.kit_id, day=day,
+                region=region, account_type=event.account_type, organization_type=org_type))
+            self.firsts[(campaign.id, day, event.kit_id, region, event.account_type,
+                         org_type)]["kits_distributed"] += 1
+        if event.account_type == "organization" and (campaign.id, event.actor_id) \
+                not in self.known_orgs:
+            self.known_orgs.add((campaign.id, event.actor_id))
+            self.new_first_orgs.append(FirstOrganization(
+                campaign_id=campaign.id, actor_id=event.actor_id, day=day, region=region,
+                organization_type=org_type))
+            self.firsts[(campaign.id, day, 0, region, "organization",
+                         org_type)]["organizations_reached"] += 1
+
+    def write(self) -> None:
+        db.session.add_all(self.new_first_kits)
+        db.session.add_all(self.new_first_orgs)
+        _merge(DailyDownloads, ("campaign_id", "day", "kit_id", "material_id", "region",
+                                "account_type", "organization_type", "personalized", "is_zip"),
+               self.downloads)
+        _merge(DailyFirsts, ("campaign_id", "day", "kit_id", "region", "account_type",
+                             "organization_type"), self.firsts)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _merge(model, dimension_names: tuple[str, ...], figures: dict) -> None:
+    """Add a batch's counters to the rollup rows, creating the rows that are new."""
+    if not figures:
+        return
+    columns = [getattr(model, name) for name in dimension_names]
+    existing = {}
+    for chunk in _chunks(list(figures), 300):
+        for row in db.session.scalars(select(model).where(tuple_(*columns).in_(chunk))):
+            existing[tuple(getattr(row, name) for name in dimension_names)] = row
+    for dims, counters in figures.items():
+        row = existing.get(dims)
+        if row is None:
+            row = model(**dict(zip(dimension_names, dims, strict=True)))
+            for name in counters:
+                setattr(row, name, 0)
+            db.session.add(row)
+        for name, value in counters.items():
+            setattr(row, name, (getattr(row, name) or 0) + value)
+
+
+def run_rollup(batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> int:
+    """Process every event old enough; return how many were processed."""
+    processed = 0
+    campaigns = {c.id: c for c in db.session.scalars(select(Campaign))}
+    material_of_version = {version_id: material_id for version_id, material_id in
+                           db.session.execute(select(MaterialVersion.id,
+                                                     MaterialVersion.material_id))}
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        start_id = _state().last_id
+        cutoff = naive_utc_now() - SAFETY_LAG
+        events = list(db.session.scalars(select(DownloadEvent).where(
+            DownloadEvent.id > start_id).order_by(DownloadEvent.id).limit(batch_size)))
+        ready = []
+        for event in events:
+            if event.occurred_at > cutoff:
+                break  # later events wait for the next run: none may be skipped
+            ready.append(event)
+        if not ready:
+            db.session.rollback()
+            return processed
+        batch = _Batch(campaigns, material_of_version)
+        batch.prefetch(ready)
+        # Compare-and-set on the watermark first: it also serializes concurrent rollups.
+        moved = db.session.execute(update(RollupState).where(
+            RollupState.name == STATE_NAME, RollupState.last_id == start_id).values(
+            last_id=ready[-1].id, updated_at=naive_utc_now()))
+        if moved.rowcount != 1:
+            db.session.rollback()
+            continue
+        for event in ready:
+            batch.add(event)
+        batch.write()
+        db.session.commit()
+        processed += len(ready)
+        batches += 1
+        if len(ready) < len(events) or len(events) < batch_size:
+            return processed
+    return processed
+
+
+def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
+    """QR scans per campaign day: all scans, and distinct visitors per document and day."""
+    from portal.models import Kit, Material, PersonalizedDocument, QrScan
+
+    processed = 0
+    campaigns = {c.id: c for c in db.session.scalars(select(Campaign))}
+    while True:
+        state = db.session.get(RollupState, "scans")
+        if state is None:
+            db.session.add(RollupState(name="scans", last_id=0))
+            db.session.commit()
+            continue
+        start_id = state.last_id
+        cutoff = naive_utc_now() - SAFETY_LAG
+        rows = db.session.execute(
+            select(QrScan, Kit.campaign_id).join(PersonalizedDocument,
+                                                  QrScan.document_id == PersonalizedDocument.id)
+            .join(Material, PersonalizedDocument.material_id == Material.id)
+            .join(Kit, Material.kit_id == Kit.id)
+            .where(QrScan.id > start_id).order_by(QrScan.id).limit(batch_size)).all()
+        ready = []
+        for scan, campaign_id in rows:
+            if scan.occurred_at > cutoff:
+                break
+            ready.append((scan, campaign_id))
+        if not ready:
+            db.session.rollback()
+            return processed
+        moved = db.session.execute(update(RollupState).where(
+            RollupState.name == "scans", RollupState.last_id == start_id).values(
+            last_id=ready[-1][0].id, updated_at=naive_utc_now()))
+        if moved.rowcount != 1:
+            db.session.rollback()
+            continue
+        figures = defaultdict(lambda: defaultdict(int))
+        seen: set[tuple] = set()
+        for scan, campaign_id in ready:
+            campaign = campaigns.get(campaign_id)
+            if campaign is None or scan.is_robot or not (
+                    campaign.starts_on <= scan.day <= campaign.ends_on):
+                continue
+            counters = figures[(campaign.id, scan.day)]
+            counters["scans"] += 1
+            visitor = (scan.document_id, scan.day, scan.visitor_hash)
+            if visitor in seen:
+                continue
+            seen.add(visitor)
+            earlier = db.session.scalar(select(QrScan.id).where(
+                QrScan.document_id == scan.document_id, QrScan.day == scan.day,
+                QrScan.visitor_hash == scan.visitor_hash, QrScan.id < scan.id).limit(1))
+            if earlier is None:
+                counters["unique_scans"] += 1
+        _merge(DailyScans, ("campaign_id", "day"), figures)
+        db.session.commit()
+        processed += len(ready)
+        if len(ready) < len(rows) or len(rows) < batch_size:
+            return processed
+
+
+def catch_up() -> int:
+    """Run every rollup; what the CLI, the dashboard and the public counter call."""
+    return run_rollup() + run_scan_rollup()
