@@ -63,11 +63,13 @@ def register_blueprints(app: Flask) -> None:
     from portal.catalog import bp as catalog_bp
     from portal.pages import bp as pages_bp
     from portal.personalize import bp as personalize_bp
+    from portal.staff import bp as staff_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(personalize_bp)
+    app.register_blueprint(staff_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

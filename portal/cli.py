@@ -85,7 +85,49 @@ def purge_documents_command(days: int | None):
     click.echo(f"{count} personalized document file(s) not requested in {days} days deleted.")
 
 
+@click.command("rollup")
+def rollup_command():
+    """Bring the campaign figures up to date with the download events and QR scans."""
+    from portal.tracking.rollup import catch_up
+
+    click.echo(f"{catch_up()} event(s) and scan(s) rolled up.")
+
+
+@click.command("simulate-week")
+@click.option("--events", type=click.IntRange(1, 10_000_000), required=True)
+@click.option("--year", type=int, help="The campaign's year (default: the current campaign).")
+@click.option("--seed", type=int, default=None, help="For repeatable data.")
+@click.option("--no-rollup", is_flag=True, help="Leave the new events for a later rollup.")
+def simulate_week_command(events: int, year: int | None, seed: int | None, no_rollup: bool):
+    """Fill a campaign's week with realistic synthetic download events."""
+    from sqlalchemy import select
+
+    from portal.catalog.services import current_campaign
+    from portal.extensions import db
+    from portal.models import Campaign
+    from portal.tracking.rollup import catch_up
+    from portal.tracking.simulate import simulate_week
+
+    campaign = (db.session.scalars(select(Campaign).where(Campaign.year == year)).first()
+                if year else current_campaign())
+    if campaign is None:
+        raise click.ClickException("no such campaign; import the kits first")
+    with click.progressbar(length=events, label="Events", file=sys.stderr) as bar:
+        last = [0]
+
+        def progress(done: int, total: int) -> None:
+            bar.update(min(done, events) - last[0])
+            last[0] = min(done, events)
+
+        written = simulate_week(campaign, events, seed=seed, progress=progress)
+    click.echo(f"{written} synthetic event(s) written to the {campaign.year} campaign.")
+    if not no_rollup:
+        click.echo(f"{catch_up()} event(s) rolled up.")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(rollup_command)
+    app.cli.add_command(simulate_week_command)
     app.cli.add_command(create_staff_command)
     app.cli.add_command(import_materials_command)
     app.cli.add_command(purge_documents_command)

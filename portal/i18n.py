@@ -5,8 +5,8 @@ helpers give sizes and dates in ``fr_CA`` or ``en_CA`` style.
 """
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context, request, session
-from flask_babel import format_date, format_decimal
+from flask import Flask, has_request_context, request, session
+from flask_babel import format_date, format_decimal, refresh
 from flask_login import current_user
 
 from portal.extensions import babel
@@ -19,7 +19,8 @@ def current_language() -> str:
     """'fr' or 'en' for the current request."""
     if not has_request_context():
         return "fr"
-    cached = g.get("portal_language")
+    # Cached on the request itself (an app context, and so g, can outlive one request).
+    cached = request.environ.get("portal.language")
     if cached:
         return cached
     language = "fr"
@@ -30,7 +31,7 @@ def current_language() -> str:
         language = session["lang"]
     elif getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
         language = current_user.locale
-    g.portal_language = language
+    request.environ["portal.language"] = language
     return language
 
 
@@ -51,6 +52,11 @@ def human_size(size_bytes: int) -> str:
     return f"{format_decimal(value, format=pattern)}\u00a0{unit}"
 
 
+def number(value) -> str:
+    """A whole number in the page's style: '12 345' in French, '12,345' in English."""
+    return format_decimal(value or 0)
+
+
 def long_date(value) -> str:
     """'1er mars 2027' in French (the ordinal of the first of the month), 'March 1, 2027'."""
     text = format_date(value, format="long")
@@ -62,10 +68,13 @@ def long_date(value) -> str:
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(current_language=current_language)
-    app.jinja_env.filters.update(human_size=human_size, long_date=long_date)
+    app.jinja_env.filters.update(human_size=human_size, long_date=long_date, number=number)
 
     @app.before_request
     def remember_language_choice():
+        # Flask-Babel caches the locale on the app context, which can span requests
+        # (tests, CLI contexts): each request decides its language afresh.
+        refresh()
         asked = request.args.get("lang")
         if asked in LANGUAGES and session.get("lang") != asked:
             session["lang"] = asked

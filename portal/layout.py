@@ -7,7 +7,14 @@ from flask import Flask, request
 
 from portal.facts import facts, localized
 from portal.i18n import current_language
-from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_KINDS, ORGANIZATION_TYPES, REGIONS
+from portal.reference import (
+    AUDIENCE_LABELS,
+    LANGUAGES,
+    MATERIAL_KINDS,
+    ORGANIZATION_TYPES,
+    REGIONS,
+    ROLE_LABELS,
+)
 
 
 def language_switch_url(language: str) -> str:
@@ -51,4 +58,5 @@ def init_app(app: Flask) -> None:
             "language_label": lambda value: LANGUAGES.get(value, value),
             "organization_type_label": lambda value: ORGANIZATION_TYPES.get(value, value),
             "region_label": lambda value: REGIONS.get(value, value),
+            "role_label": lambda value: ROLE_LABELS.get(value, value),
         }

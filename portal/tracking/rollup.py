@@ -10,8 +10,8 @@ The rules (README, "Counting what goes out"), applied event by event in id order
   reached, on the day of its first counted download in the campaign (first-seen tables),
   so daily figures add up exactly to the campaign's.
 
-The rollup catches up from a watermark (the last event id it processed) and only takes
-events at least ``SAFETY_LAG`` old, so a download still committing is never skipped. The
+The rollup catches up from a watermark (the last event id it processed) and stops at the
+first event younger than ``SAFETY_LAG``, so a download still committing is never skipped. The
 watermark moves by compare-and-set in the same transaction as the figures: two rollups
 running at once cannot count an event twice.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from portal.clock import MONTREAL, naive_utc_now
 from portal.extensions import db
@@ -37,8 +37,14 @@ from portal.models.stats import (
 
 DOUBLE_CLICK = timedelta(seconds=30)
 SAFETY_LAG = timedelta(seconds=2)
-BATCH_SIZE = 5000
+BATCH_SIZE = 20_000
 STATE_NAME = "downloads"
+
+
+def in_flight(moment: datetime, now: datetime) -> bool:
+    """Written within the last few seconds: its transaction (or an earlier id's) may still
+    be committing. Synthetic events dated in a future week are settled, not in flight."""
+    return now - SAFETY_LAG < moment <= now + SAFETY_LAG
 
 
 def montreal_day(moment: datetime):
@@ -62,27 +68,30 @@ def _state() -> RollupState:
 
 
 class _Batch:
-    """Figures of one batch of events, merged into the tables at the end."""
+    """Figures of one batch of events, merged into the tables at the end (in bulk)."""
 
     def __init__(self, campaigns: dict[int, Campaign], material_of_version: dict[int, int]):
         self.campaigns = campaigns
         self.material_of_version = material_of_version
         self.downloads = defaultdict(lambda: defaultdict(int))
         self.firsts = defaultdict(lambda: defaultdict(int))
-        self.fetch_states: dict[tuple[str, str], FetchState] = {}
-        self.new_first_kits: list[FirstKit] = []
-        self.new_first_orgs: list[FirstOrganization] = []
+        # (actor, item) -> [last counted at, last unique hour, is new, changed]
+        self.fetch_states: dict[tuple[str, str], list] = {}
+        self.new_first_kits: list[dict] = []
+        self.new_first_orgs: list[dict] = []
         self.known_kit_pairs: set[tuple[int, str, int]] = set()
         self.known_orgs: set[tuple[int, str]] = set()
 
     def prefetch(self, events: list[DownloadEvent]) -> None:
-        actors = {e.actor_id for e in events}
-        keys = {(e.actor_id, item_key(e)) for e in events}
-        for chunk in _chunks(sorted(actors), 500):
-            for state in db.session.scalars(select(FetchState).where(
-                    FetchState.actor_id.in_(chunk))):
-                if (state.actor_id, state.item_key) in keys:
-                    self.fetch_states[(state.actor_id, state.item_key)] = state
+        keys = sorted({(e.actor_id, item_key(e)) for e in events})
+        for chunk in _chunks(keys, 400):
+            for actor, item, counted_at, hour in db.session.execute(select(
+                    FetchState.actor_id, FetchState.item_key, FetchState.last_counted_at,
+                    FetchState.last_unique_hour).where(
+                    tuple_(FetchState.actor_id, FetchState.item_key).in_(chunk))):
+                self.fetch_states[(actor, item)] = [counted_at, hour, False, False]
+        actors = sorted({e.actor_id for e in events})
+        for chunk in _chunks(actors, 400):
             self.known_kit_pairs.update(tuple(row) for row in db.session.execute(select(
                 FirstKit.campaign_id, FirstKit.actor_id, FirstKit.kit_id).where(
                 FirstKit.actor_id.in_(chunk))))
@@ -106,22 +115,20 @@ class _Batch:
             return
         key = (event.actor_id, item_key(event))
         state = self.fetch_states.get(key)
-        if state is not None and event.occurred_at - state.last_counted_at <= DOUBLE_CLICK:
+        if state is not None and event.occurred_at - state[0] <= DOUBLE_CLICK:
             figures["double_clicks"] += 1
             return
         figures["downloads"] += 1
         hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
         if state is None:
-            state = FetchState(actor_id=key[0], item_key=key[1], last_counted_at=event.occurred_at,
-                               last_unique_hour=hour)
-            db.session.add(state)
-            self.fetch_states[key] = state
+            self.fetch_states[key] = [event.occurred_at, hour, True, True]
             figures["unique_downloads"] += 1
         else:
-            if state.last_unique_hour != hour:
+            if state[1] != hour:
                 figures["unique_downloads"] += 1
-                state.last_unique_hour = hour
-            state.last_counted_at = event.occurred_at
+                state[1] = hour
+            state[0] = event.occurred_at
+            state[3] = True
         self._first_seen(campaign, day, event)
 
     def _first_seen(self, campaign, day, event) -> None:
@@ -129,23 +136,44 @@ class _Batch:
         pair = (campaign.id, event.actor_id, event.kit_id)
         if pair not in self.known_kit_pairs:
             self.known_kit_pairs.add(pair)
-            self.new_first_kits.append(FirstKit(
-                campaign_id=campaign.id, actor_id=event.actor_id, kit_id=event.kit_id, day=day,
-                region=region, account_type=event.account_type, organization_type=org_type))
+            self.new_first_kits.append({
+                "campaign_id": campaign.id, "actor_id": event.actor_id, "kit_id": event.kit_id,
+                "day": day, "region": region, "account_type": event.account_type,
+                "organization_type": org_type})
             self.firsts[(campaign.id, day, event.kit_id, region, event.account_type,
                          org_type)]["kits_distributed"] += 1
         if event.account_type == "organization" and (campaign.id, event.actor_id) \
                 not in self.known_orgs:
             self.known_orgs.add((campaign.id, event.actor_id))
-            self.new_first_orgs.append(FirstOrganization(
-                campaign_id=campaign.id, actor_id=event.actor_id, day=day, region=region,
-                organization_type=org_type))
+            self.new_first_orgs.append({
+                "campaign_id": campaign.id, "actor_id": event.actor_id, "day": day,
+                "region": region, "organization_type": org_type})
             self.firsts[(campaign.id, day, 0, region, "organization",
                          org_type)]["organizations_reached"] += 1
 
     def write(self) -> None:
-        db.session.add_all(self.new_first_kits)
-        db.session.add_all(self.new_first_orgs)
+        new_states, changed_states = [], []
+        for (actor, item), (counted_at, hour, is_new, changed) in self.fetch_states.items():
+            row = {"actor_id": actor, "item_key": item, "last_counted_at": counted_at,
+                   "last_unique_hour": hour}
+            if is_new:
+                new_states.append(row)
+            elif changed:
+                changed_states.append(row)
+        # Core executemany: these rows are many and need none of the ORM's bookkeeping.
+        for model, rows in ((FetchState, new_states), (FirstKit, self.new_first_kits),
+                            (FirstOrganization, self.new_first_orgs)):
+            for chunk in _chunks(rows, 5000):
+                db.session.execute(insert(model.__table__), chunk)
+        table = FetchState.__table__
+        refresh = update(table).where(table.c.actor_id == bindparam("key_actor"),
+                                      table.c.item_key == bindparam("key_item")).values(
+            last_counted_at=bindparam("counted_at"), last_unique_hour=bindparam("hour"))
+        for chunk in _chunks(changed_states, 5000):
+            db.session.execute(refresh, [
+                {"key_actor": row["actor_id"], "key_item": row["item_key"],
+                 "counted_at": row["last_counted_at"], "hour": row["last_unique_hour"]}
+                for row in chunk])
         _merge(DailyDownloads, ("campaign_id", "day", "kit_id", "material_id", "region",
                                 "account_type", "organization_type", "personalized", "is_zip"),
                self.downloads)
@@ -188,12 +216,13 @@ def run_rollup(batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> 
     batches = 0
     while max_batches is None or batches < max_batches:
         start_id = _state().last_id
-        cutoff = naive_utc_now() - SAFETY_LAG
-        events = list(db.session.scalars(select(DownloadEvent).where(
-            DownloadEvent.id > start_id).order_by(DownloadEvent.id).limit(batch_size)))
+        now = naive_utc_now()
+        table = DownloadEvent.__table__
+        events = db.session.execute(select(table).where(table.c.id > start_id)
+                                    .order_by(table.c.id).limit(batch_size)).all()
         ready = []
         for event in events:
-            if event.occurred_at > cutoff:
+            if in_flight(event.occurred_at, now):
                 break  # later events wait for the next run: none may be skipped
             ready.append(event)
         if not ready:
@@ -232,7 +261,7 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
             db.session.commit()
             continue
         start_id = state.last_id
-        cutoff = naive_utc_now() - SAFETY_LAG
+        now = naive_utc_now()
         rows = db.session.execute(
             select(QrScan, Kit.campaign_id).join(PersonalizedDocument,
                                                   QrScan.document_id == PersonalizedDocument.id)
@@ -241,7 +270,7 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
             .where(QrScan.id > start_id).order_by(QrScan.id).limit(batch_size)).all()
         ready = []
         for scan, campaign_id in rows:
-            if scan.occurred_at > cutoff:
+            if in_flight(scan.occurred_at, now):
                 break
             ready.append((scan, campaign_id))
         if not ready:

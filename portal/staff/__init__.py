@@ -1,0 +1,6 @@
+"""Ministry staff: the campaign dashboard, campaigns, exports."""
+from flask import Blueprint
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+from portal.staff import routes  # noqa: E402,F401

@@ -1,0 +1,48 @@
+"""Staff forms: campaigns and dashboard filters."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, IntegerField, SelectField
+from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
+
+from portal.forms import PortalForm
+
+
+class CampaignForm(PortalForm):
+    year = IntegerField(_l("Year"), validators=[DataRequired(_l("Enter the year.")),
+                                                NumberRange(2020, 2100)])
+    starts_on = DateField(_l("First day"), validators=[DataRequired(_l("Enter the first day."))])
+    ends_on = DateField(_l("Last day"), validators=[DataRequired(_l("Enter the last day."))])
+    national_day = DateField(_l("National day"),
+                             validators=[DataRequired(_l("Enter the national day."))])
+    target_kits = IntegerField(_l("Target: kits distributed"),
+                               validators=[Optional(), NumberRange(0, 10_000_000)])
+    target_organizations = IntegerField(_l("Target: organizations reached"),
+                                        validators=[Optional(), NumberRange(0, 1_000_000)])
+
+    def validate_ends_on(self, field):
+        if self.starts_on.data and field.data and field.data < self.starts_on.data:
+            raise ValidationError(_l("The last day comes after the first."))
+        if self.starts_on.data and field.data and (field.data - self.starts_on.data).days > 31:
+            raise ValidationError(_l("A campaign lasts at most a month."))
+
+    def validate_national_day(self, field):
+        if self.starts_on.data and self.ends_on.data and field.data and not (
+                self.starts_on.data <= field.data <= self.ends_on.data):
+            raise ValidationError(_l("The national day falls within the campaign."))
+
+    def validate_starts_on(self, field):
+        if self.year.data and field.data and field.data.year != self.year.data:
+            raise ValidationError(_l("The campaign starts in its year."))
+
+
+class DashboardFilterForm(PortalForm):
+    class Meta:
+        csrf = False  # a GET form that changes nothing
+
+    campaign = SelectField(_l("Campaign"), coerce=int, validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+    region = SelectField(_l("Region"), validators=[Optional()])
+    kit = SelectField(_l("Kit"), coerce=lambda v: int(v) if v not in (None, "") else None,
+                      validators=[Optional()])

@@ -1,0 +1,173 @@
+"""Staff pages: the dashboard (live), campaigns, exports. Staff only."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db
+from portal.i18n import current_language
+from portal.models import Campaign
+from portal.reference import REGIONS
+from portal.staff import bp
+from portal.staff.forms import CampaignForm, DashboardFilterForm
+from portal.staff.services import (
+    campaigns,
+    chosen_campaign,
+    csv_lines,
+    event_rows,
+    figure_rows,
+    figures_for,
+    refresh_figures,
+)
+from portal.tracking.stats import FilterError, Filters
+
+FILTER_MESSAGES = {
+    "outside_campaign": lambda: _("Choose dates within the campaign's week."),
+    "start_after_end": lambda: _("The first date must come before the last."),
+    "unknown_region": lambda: _("Choose a region from the list."),
+    "unknown_kit": lambda: _("Choose a kit from the list."),
+    "invalid": lambda: _("Some filters were not understood; the whole campaign is shown."),
+}
+
+
+def staff_required(view):
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _dashboard_state():
+    """The campaign, the filter form and the filters asked for (or an error message)."""
+    raw_campaign = request.args.get("campaign", "")
+    campaign_id = int(raw_campaign) if raw_campaign.isdigit() and len(raw_campaign) < 10 else None
+    campaign = chosen_campaign(campaign_id)
+    if campaign is None:
+        abort(404)
+    kits = list(campaign.kits)
+    form = DashboardFilterForm(formdata=request.args)
+    form.campaign.choices = [(c.id, str(c.year)) for c in campaigns()]
+    form.region.choices = [("", _("All regions"))] + [(code, f"{code} {name}")
+                                                      for code, name in REGIONS.items()]
+    form.kit.choices = [("", _("All kits"))] + [(k.id, k.title(current_language()))
+                                                for k in kits]
+    form.campaign.data = campaign.id
+    error = None if form.validate() else "invalid"
+    filters = Filters.for_campaign(campaign)
+    if error is None:
+        try:
+            filters = Filters.for_campaign(campaign, form.start.data, form.end.data,
+                                           form.region.data or None, form.kit.data)
+        except FilterError as exc:
+            error = str(exc)
+    return campaign, form, filters, error
+
+
+@bp.get("/")
+@staff_required
+def home():
+    return redirect(url_for("staff.dashboard"))
+
+
+@bp.get("/dashboard")
+@staff_required
+def dashboard():
+    refresh_figures()
+    campaign, form, filters, error = _dashboard_state()
+    if error:
+        flash(FILTER_MESSAGES[error](), "error")
+    figures = figures_for(campaign, filters)
+    return render_template("staff/dashboard.html", form=form, figures=figures,
+                           campaign=campaign, regions=REGIONS,
+                           query=request.query_string.decode("utf-8", "replace")), \
+        400 if error else 200
+
+
+@bp.get("/dashboard/live")
+@staff_required
+def dashboard_live():
+    """The live part of the dashboard, fetched every few seconds by dashboard.js."""
+    refresh_figures()
+    campaign, form, filters, error = _dashboard_state()
+    figures = figures_for(campaign, filters)
+    return render_template("staff/_live.html", figures=figures, campaign=campaign)
+
+
+@bp.get("/exports/figures.csv")
+@staff_required
+def export_figures():
+    refresh_figures()
+    campaign, form, filters, error = _dashboard_state()
+    if error:
+        abort(400)
+    figures = figures_for(campaign, filters)
+    name = f"figures-{campaign.year}-{filters.start}-{filters.end}.csv"
+    return Response(stream_with_context(csv_lines(figure_rows(figures, current_language()))),
+                    mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/exports/events.csv")
+@staff_required
+def export_events():
+    campaign, form, filters, error = _dashboard_state()
+    name = f"download-events-{campaign.year}.csv"
+    return Response(stream_with_context(csv_lines(event_rows(campaign))), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/campaigns", methods=["GET", "POST"])
+@staff_required
+def campaign_list():
+    form = CampaignForm()
+    if form.validate_on_submit():
+        campaign = Campaign()
+        form.populate_obj(campaign)
+        db.session.add(campaign)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            form.year.errors.append(_("A campaign already exists for this year."))
+        else:
+            flash(_("Campaign %(year)d created.", year=campaign.year), "success")
+            return redirect(url_for("staff.campaign_list"))
+    return render_template("staff/campaigns.html", campaigns=campaigns(), form=form), \
+        400 if form.errors else 200
+
+
+@bp.route("/campaigns/<int:campaign_id>", methods=["GET", "POST"])
+@staff_required
+def campaign_edit(campaign_id):
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    form = CampaignForm(obj=campaign)
+    if form.validate_on_submit():
+        form.populate_obj(campaign)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            form.year.errors.append(_("A campaign already exists for this year."))
+        else:
+            flash(_("Campaign %(year)d saved.", year=campaign.year), "success")
+            return redirect(url_for("staff.campaign_list"))
+    return render_template("staff/campaign_edit.html", campaign=campaign, form=form,
+                           kit_count=len(campaign.kits)), 400 if form.errors else 200
