@@ -1,0 +1,136 @@
+"""Benchmark of the campaign figures at scale: prints `key: value` lines.
+
+    .venv/bin/python bench/stats.py [--events 1000000]
+    PORTAL_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python bench/stats.py
+
+Fills a fresh database (SQLite in a temporary folder; and, when PORTAL_DATABASE_URL points
+to PostgreSQL, a fresh database `portal_bench` on that server, dropped afterwards) with a
+campaign, its kits and N synthetic events (`simulate-week`), rolls them up, then times the
+whole dashboard computation (`stats.dashboard_ms`, median of 9) and the public counter
+(`stats.public_ms`). PostgreSQL figures carry a `_pg` suffix. Target at 1,000,000 events:
+`stats.dashboard_ms` <= 100 on both.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def build_catalog(db):
+    from portal.models import Campaign, Kit, Material, MaterialVersion
+
+    campaign = Campaign(year=2027, starts_on=date(2027, 3, 1), ends_on=date(2027, 3, 7),
+                        national_day=date(2027, 3, 4), target_kits=50_000,
+                        target_organizations=4_000)
+    db.session.add(campaign)
+    db.session.flush()
+    for position, (slug, audience, materials) in enumerate([
+            ("trousse-organismes", "organizations", ["affiche", "depliant", "image"]),
+            ("trousse-citoyens", "citizens", ["fiche", "image", "certificat"]),
+            ("guide-professionnels", "professionals", ["guide"])]):
+        kit = Kit(slug=slug, campaign_id=campaign.id, audience=audience, position=position,
+                  title_fr=slug, title_en=slug, description_fr="-", description_en="-")
+        db.session.add(kit)
+        db.session.flush()
+        for number, material_slug in enumerate(materials):
+            for language in ("fr", "en"):
+                material = Material(kit_id=kit.id, slug=material_slug, language=language,
+                                    kind="poster", format="pdf", title=material_slug,
+                                    position=number, personalizable=material_slug == "affiche")
+                db.session.add(material)
+                db.session.flush()
+                version = MaterialVersion(material_id=material.id, number=1,
+                                          source_fingerprint="bench", checksum="0" * 64,
+                                          size_bytes=1000, pages=1, storage_key="x",
+                                          thumbnail_key="x")
+                db.session.add(version)
+                db.session.flush()
+                material.current_version = version
+    db.session.commit()
+    return campaign
+
+
+def run(url: str, events: int, suffix: str) -> dict:
+    import flask_migrate
+
+    from portal import create_app
+    from portal.extensions import db
+    from portal.tracking.rollup import catch_up
+    from portal.tracking.simulate import simulate_week
+    from portal.tracking.stats import Filters, campaign_figures, public_counter
+
+    base = Path(tempfile.mkdtemp(prefix="portal-stats-"))
+    app = create_app({"INSTANCE_PATH": str(base), "SECRET_KEY": "bench",
+                      "SQLALCHEMY_DATABASE_URI": url, "STORAGE_PATH": str(base / "storage")})
+    figures = {}
+    with app.app_context():
+        flask_migrate.upgrade()
+        campaign = build_catalog(db)
+        start = time.perf_counter()
+        written = simulate_week(campaign, events, seed=2027)
+        figures[f"stats.simulate_s{suffix}"] = round(time.perf_counter() - start, 1)
+        start = time.perf_counter()
+        catch_up()
+        figures[f"stats.rollup_s{suffix}"] = round(time.perf_counter() - start, 1)
+        figures[f"stats.events{suffix}"] = written
+        filters = Filters.for_campaign(campaign)
+        campaign_figures(campaign, filters)  # warm caches, as a running server has
+        dashboard, public, filtered = [], [], []
+        region_filters = Filters.for_campaign(campaign, date(2027, 3, 2), date(2027, 3, 5),
+                                              "06", campaign.kits[0].id)
+        for _ in range(9):
+            db.session.expire_all()
+            start = time.perf_counter()
+            campaign_figures(campaign, filters)
+            dashboard.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            public_counter(campaign)
+            public.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            campaign_figures(campaign, region_filters)
+            filtered.append(time.perf_counter() - start)
+        figures[f"stats.dashboard_ms{suffix}"] = round(statistics.median(dashboard) * 1000, 1)
+        figures[f"stats.dashboard_filtered_ms{suffix}"] = round(
+            statistics.median(filtered) * 1000, 1)
+        figures[f"stats.public_ms{suffix}"] = round(statistics.median(public) * 1000, 2)
+        db.engine.dispose()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    from sqlalchemy import create_engine, text
+
+    from portal.config import normalize_database_url
+
+    figures = run(f"sqlite:///{tempfile.mkdtemp(prefix='portal-stats-')}/stats.db",
+                  args.events, "")
+    pg = os.environ.get("PORTAL_DATABASE_URL", "")
+    if pg.startswith("postgres"):
+        server = normalize_database_url(pg)
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("DROP DATABASE IF EXISTS portal_bench"))
+            connection.execute(text("CREATE DATABASE portal_bench"))
+        try:
+            figures.update(run(server.rsplit("/", 1)[0] + "/portal_bench", args.events, "_pg"))
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text("DROP DATABASE IF EXISTS portal_bench"))
+            admin.dispose()
+    for key, value in figures.items():
+        print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
