@@ -28,7 +28,7 @@ PYTHON="$(dirname "$PYBABEL")/python"
 "$PYBABEL" --quiet extract -F babel.cfg -k _l -k lazy_gettext \
     -o portal/translations/messages.pot .
 "$PYBABEL" update -d portal/translations -i portal/translations/messages.pot \
-    --no-fuzzy-matching
+    --no-fuzzy-matching --ignore-obsolete
 "$PYBABEL" compile -d portal/translations --statistics
 
 "$PYTHON" - <<'PY'

@@ -148,3 +148,20 @@ def test_public_counter(client, week_download):
     page = client.get("/counter").get_data(as_text=True)
     assert '<strong class="counter-number">1</strong>' in page
     _counter_cache.clear()
+
+
+def test_regional_targets_are_saved_and_shown(client, signed_in, week_download):
+    signed_in("staff")
+    campaign = db.session.scalars(select(Campaign).where(Campaign.year == 2027)).one()
+    response = client.post(f"/staff/campaigns/{campaign.id}", data={
+        "year": "2027", "starts_on": "2027-03-01", "ends_on": "2027-03-07",
+        "national_day": "2027-03-04", "target_kits": "100", "region_12": "4", "region_06": ""})
+    assert response.status_code == 302
+    db.session.refresh(campaign)
+    assert campaign.region_target("12") == 4 and campaign.region_target("06") is None
+    page = client.get("/staff/dashboard?lang=en").get_data(as_text=True)
+    assert "4 (25 %)" in page  # 1 kit distributed in Chaudière-Appalaches, target 4
+    response = client.post(f"/staff/campaigns/{campaign.id}", data={
+        "year": "2027", "starts_on": "2027-03-01", "ends_on": "2027-03-07",
+        "national_day": "2027-03-04", "region_12": "-5"})
+    assert response.status_code == 400

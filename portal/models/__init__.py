@@ -1,6 +1,13 @@
 """The portal's database models, one module per area."""
 from portal.models.accounts import Account
-from portal.models.catalog import Campaign, Kit, KitArchive, Material, MaterialVersion
+from portal.models.catalog import (
+    Campaign,
+    Kit,
+    KitArchive,
+    Material,
+    MaterialVersion,
+    RegionTarget,
+)
 from portal.models.personalization import (
     CobrandProfile,
     DailySalt,
@@ -32,6 +39,7 @@ __all__ = [
     "RollupState",
     "PersonalizedDocument",
     "QrScan",
+    "RegionTarget",
     "DownloadEvent",
     "Kit",
     "KitArchive",

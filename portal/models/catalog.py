@@ -25,6 +25,25 @@ class Campaign(db.Model):
     target_organizations: Mapped[int | None]
 
     kits: Mapped[list[Kit]] = relationship(back_populates="campaign", order_by="Kit.position")
+    region_targets: Mapped[list[RegionTarget]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan")
+
+    def region_target(self, region: str) -> int | None:
+        return next((t.target_kits for t in self.region_targets if t.region == region), None)
+
+
+class RegionTarget(db.Model):
+    """An optional target of kits distributed in one administrative region."""
+
+    __tablename__ = "region_target"
+    __table_args__ = (UniqueConstraint("campaign_id", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    region: Mapped[str] = mapped_column(String(2))
+    target_kits: Mapped[int]
+
+    campaign: Mapped[Campaign] = relationship(back_populates="region_targets")
 
 
 class Kit(db.Model):

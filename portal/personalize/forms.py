@@ -37,7 +37,7 @@ def printable(form, field):
 
 def _phone(form, field):
     if field.data and not PHONE.match(field.data):
-        raise ValidationError(_l("Enter a phone number such as 514 555-0100."))
+        raise ValidationError(_l("Enter a phone number with its area code (10 digits), and an extension if needed."))
 
 
 def _time(form, field):

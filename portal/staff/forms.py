@@ -6,6 +6,7 @@ from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
 from portal.forms import PortalForm
+from portal.reference import REGIONS
 
 
 class CampaignForm(PortalForm):
@@ -19,6 +20,9 @@ class CampaignForm(PortalForm):
                                validators=[Optional(), NumberRange(0, 10_000_000)])
     target_organizations = IntegerField(_l("Target: organizations reached"),
                                         validators=[Optional(), NumberRange(0, 1_000_000)])
+
+    def region_fields(self):
+        return [getattr(self, f"region_{code}") for code in REGIONS]
 
     def validate_ends_on(self, field):
         if self.starts_on.data and field.data and field.data < self.starts_on.data:
@@ -34,6 +38,12 @@ class CampaignForm(PortalForm):
     def validate_starts_on(self, field):
         if self.year.data and field.data and field.data.year != self.year.data:
             raise ValidationError(_l("The campaign starts in its year."))
+
+
+# One optional target field per administrative region.
+for _code, _name in REGIONS.items():
+    setattr(CampaignForm, f"region_{_code}", IntegerField(
+        f"{_code} {_name}", validators=[Optional(), NumberRange(0, 10_000_000)]))
 
 
 class DashboardFilterForm(PortalForm):

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
+from portal.clock import today_in_montreal
 from portal.extensions import db
 from portal.i18n import current_language
 from portal.models import Campaign
@@ -31,6 +32,7 @@ from portal.staff.services import (
     figure_rows,
     figures_for,
     refresh_figures,
+    save_campaign,
 )
 from portal.tracking.stats import FilterError, Filters
 
@@ -94,7 +96,7 @@ def dashboard():
         flash(FILTER_MESSAGES[error](), "error")
     figures = figures_for(campaign, filters)
     return render_template("staff/dashboard.html", form=form, figures=figures,
-                           campaign=campaign, regions=REGIONS,
+                           campaign=campaign, regions=REGIONS, today=today_in_montreal(),
                            query=request.query_string.decode("utf-8", "replace")), \
         400 if error else 200
 
@@ -106,7 +108,8 @@ def dashboard_live():
     refresh_figures()
     campaign, form, filters, error = _dashboard_state()
     figures = figures_for(campaign, filters)
-    return render_template("staff/_live.html", figures=figures, campaign=campaign)
+    return render_template("staff/_live.html", figures=figures, campaign=campaign,
+                           today=today_in_montreal())
 
 
 @bp.get("/exports/figures.csv")
@@ -138,7 +141,7 @@ def campaign_list():
     form = CampaignForm()
     if form.validate_on_submit():
         campaign = Campaign()
-        form.populate_obj(campaign)
+        save_campaign(form, campaign)
         db.session.add(campaign)
         try:
             db.session.commit()
@@ -159,8 +162,11 @@ def campaign_edit(campaign_id):
     if campaign is None:
         abort(404)
     form = CampaignForm(obj=campaign)
+    if request.method == "GET":
+        for target in campaign.region_targets:
+            getattr(form, f"region_{target.region}").data = target.target_kits
     if form.validate_on_submit():
-        form.populate_obj(campaign)
+        save_campaign(form, campaign)
         try:
             db.session.commit()
         except IntegrityError:

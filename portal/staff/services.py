@@ -29,6 +29,26 @@ def chosen_campaign(campaign_id: int | None) -> Campaign | None:
     return current_campaign()
 
 
+def save_campaign(form, campaign: Campaign) -> Campaign:
+    """Copy a validated campaign form onto a campaign, with its regional targets."""
+    from portal.models import RegionTarget
+    from portal.reference import REGIONS
+
+    for name in ("year", "starts_on", "ends_on", "national_day", "target_kits",
+                 "target_organizations"):
+        setattr(campaign, name, getattr(form, name).data)
+    wanted = {code: getattr(form, f"region_{code}").data for code in REGIONS}
+    existing = {t.region: t for t in campaign.region_targets}
+    for code, value in wanted.items():
+        if value is None and code in existing:
+            campaign.region_targets.remove(existing[code])
+        elif value is not None and code in existing:
+            existing[code].target_kits = value
+        elif value is not None:
+            campaign.region_targets.append(RegionTarget(region=code, target_kits=value))
+    return campaign
+
+
 def refresh_figures(max_age_seconds: int = 3) -> None:
     """Catch the rollups up if they are more than a few seconds old (dashboards lag by
     seconds at most, and a quiet portal does no work)."""
