@@ -135,22 +135,28 @@ def export_events():
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _store_campaign(form, campaign: Campaign, message: str):
+    """Save a validated campaign form; a redirect, or ``None`` with the error on the form."""
+    save_campaign(form, campaign)
+    db.session.add(campaign)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        form.year.errors.append(_("A campaign already exists for this year."))
+        return None
+    flash(message % {"year": campaign.year}, "success")
+    return redirect(url_for("staff.campaign_list"))
+
+
 @bp.route("/campaigns", methods=["GET", "POST"])
 @staff_required
 def campaign_list():
     form = CampaignForm()
     if form.validate_on_submit():
-        campaign = Campaign()
-        save_campaign(form, campaign)
-        db.session.add(campaign)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            form.year.errors.append(_("A campaign already exists for this year."))
-        else:
-            flash(_("Campaign %(year)d created.", year=campaign.year), "success")
-            return redirect(url_for("staff.campaign_list"))
+        done = _store_campaign(form, Campaign(), _("Campaign %(year)d created."))
+        if done is not None:
+            return done
     return render_template("staff/campaigns.html", campaigns=campaigns(), form=form), \
         400 if form.errors else 200
 
@@ -166,14 +172,8 @@ def campaign_edit(campaign_id):
         for target in campaign.region_targets:
             getattr(form, f"region_{target.region}").data = target.target_kits
     if form.validate_on_submit():
-        save_campaign(form, campaign)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            form.year.errors.append(_("A campaign already exists for this year."))
-        else:
-            flash(_("Campaign %(year)d saved.", year=campaign.year), "success")
-            return redirect(url_for("staff.campaign_list"))
+        done = _store_campaign(form, campaign, _("Campaign %(year)d saved."))
+        if done is not None:
+            return done
     return render_template("staff/campaign_edit.html", campaign=campaign, form=form,
                            kit_count=len(campaign.kits)), 400 if form.errors else 200
