@@ -62,7 +62,7 @@ class Kit(db.Model):
 
     campaign: Mapped[Campaign] = relationship(back_populates="kits")
     materials: Mapped[list[Material]] = relationship(
-        back_populates="kit", order_by="(Material.position, Material.language)"
+        back_populates="kit", order_by="(Material.position, Material.language.desc())"
     )
 
     def title(self, language: str) -> str:
