@@ -61,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
     from portal.auth import bp as auth_bp
     from portal.catalog import bp as catalog_bp
+    from portal.health import bp as health_bp
     from portal.pages import bp as pages_bp
     from portal.personalize import bp as personalize_bp
     from portal.staff import bp as staff_bp
@@ -70,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(personalize_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

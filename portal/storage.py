@@ -88,6 +88,9 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(str(exc)) from exc
 
+    def ping(self) -> bool:
+        return self.root.is_dir() and os.access(self.root, os.W_OK)
+
 
 class S3Storage:
     """Files in an S3 bucket (or an S3-compatible server), through one boto3 client."""
@@ -103,7 +106,8 @@ class S3Storage:
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            config=Config(retries={"max_attempts": 2, "mode": "standard"},
+            config=Config(signature_version="s3v4",
+                          retries={"max_attempts": 2, "mode": "standard"},
                           connect_timeout=5, read_timeout=30),
         )
 
@@ -166,6 +170,10 @@ class S3Storage:
 
     def send_inline(self, key: str, content_type: str, max_age: int = 3600) -> Response:
         return redirect(self._presigned(key, {"ResponseContentType": content_type}), code=302)
+
+    def ping(self) -> bool:
+        self._call("head_bucket")
+        return True
 
 
 def content_disposition(filename: str) -> str:

@@ -1,0 +1,59 @@
+"""`GET /healthz`: the status word of the database, the storage and Redis, nothing more.
+
+200 when the database and the storage answer; 503 otherwise. Redis is optional (the
+portal works without it), so Redis down is reported as "degraded", not as a failure.
+No versions, hosts or error texts are shown.
+"""
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from portal.extensions import db
+from portal.storage import get_storage
+
+bp = Blueprint("health", __name__)
+
+
+def _database() -> str:
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        return "ok"
+    except Exception:
+        db.session.rollback()
+        return "down"
+
+
+def _storage() -> str:
+    try:
+        return "ok" if get_storage().ping() else "down"
+    except Exception:
+        return "down"
+
+
+def _redis() -> str:
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return "off"
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379),
+                                      timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            answer = connection.recv(64)
+        return "ok" if answer.startswith((b"+PONG", b"-NOAUTH")) else "degraded"
+    except OSError:
+        return "degraded"
+
+
+@bp.get("/healthz")
+def healthz():
+    status = {"database": _database(), "storage": _storage(), "redis": _redis()}
+    response = jsonify(status)
+    response.status_code = 200 if status["database"] == status["storage"] == "ok" else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
