@@ -108,15 +108,21 @@ def run(url: str, events: int, suffix: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=("both", "sqlite", "postgresql"), default="both",
+                        help="PostgreSQL runs only when PORTAL_DATABASE_URL points to it.")
     args = parser.parse_args()
     from sqlalchemy import create_engine, text
 
     from portal.config import normalize_database_url
 
-    figures = run(f"sqlite:///{tempfile.mkdtemp(prefix='portal-stats-')}/stats.db",
-                  args.events, "")
+    if args.backend != "postgresql":
+        figures = run(f"sqlite:///{tempfile.mkdtemp(prefix='portal-stats-')}/stats.db",
+                      args.events, "")
+        for key, value in figures.items():
+            print(f"{key}: {value}", flush=True)
+    figures = {}
     pg = os.environ.get("PORTAL_DATABASE_URL", "")
-    if pg.startswith("postgres"):
+    if pg.startswith("postgres") and args.backend != "sqlite":
         server = normalize_database_url(pg)
         admin = create_engine(server, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:

@@ -83,15 +83,16 @@ class _Batch:
         self.known_orgs: set[tuple[int, str]] = set()
 
     def prefetch(self, events: list[DownloadEvent]) -> None:
-        keys = sorted({(e.actor_id, item_key(e)) for e in events})
-        for chunk in _chunks(keys, 400):
+        """Load what the batch's accounts already have: one indexed IN query per chunk of
+        accounts and table (row-value IN lists defeat PostgreSQL's index)."""
+        keys = {(e.actor_id, item_key(e)) for e in events}
+        actors = sorted({e.actor_id for e in events})
+        for chunk in _chunks(actors, 1000):
             for actor, item, counted_at, hour in db.session.execute(select(
                     FetchState.actor_id, FetchState.item_key, FetchState.last_counted_at,
-                    FetchState.last_unique_hour).where(
-                    tuple_(FetchState.actor_id, FetchState.item_key).in_(chunk))):
-                self.fetch_states[(actor, item)] = [counted_at, hour, False, False]
-        actors = sorted({e.actor_id for e in events})
-        for chunk in _chunks(actors, 400):
+                    FetchState.last_unique_hour).where(FetchState.actor_id.in_(chunk))):
+                if (actor, item) in keys:
+                    self.fetch_states[(actor, item)] = [counted_at, hour, False, False]
             self.known_kit_pairs.update(tuple(row) for row in db.session.execute(select(
                 FirstKit.campaign_id, FirstKit.actor_id, FirstKit.kit_id).where(
                 FirstKit.actor_id.in_(chunk))))
