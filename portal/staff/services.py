@@ -56,7 +56,7 @@ def refresh_figures(max_age_seconds: int = 3) -> None:
     newest = max((s.updated_at for s in states if s.updated_at), default=None)
     if newest is None or naive_utc_now() - newest > timedelta(seconds=max_age_seconds) \
             or len(states) < 2:
-        catch_up()
+        catch_up(max_batches=1)
 
 
 def figures_for(campaign: Campaign, filters: Filters) -> Figures:

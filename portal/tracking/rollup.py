@@ -308,6 +308,10 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
             return processed
 
 
-def catch_up() -> int:
-    """Run every rollup; what the CLI, the dashboard and the public counter call."""
-    return run_rollup() + run_scan_rollup()
+def catch_up(max_batches: int | None = None) -> int:
+    """Run every rollup; what the CLI, the dashboard and the public counter call.
+
+    Pages pass ``max_batches`` so a request never waits on a long backlog (the CLI,
+    ``flask rollup``, has no limit).
+    """
+    return run_rollup(max_batches=max_batches) + run_scan_rollup()
