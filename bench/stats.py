@@ -101,6 +101,7 @@ def run(url: str, events: int, suffix: str) -> dict:
         figures[f"stats.dashboard_filtered_ms{suffix}"] = round(
             statistics.median(filtered) * 1000, 1)
         figures[f"stats.public_ms{suffix}"] = round(statistics.median(public) * 1000, 2)
+        db.session.remove()
         db.engine.dispose()
     return figures
 
@@ -126,16 +127,16 @@ def main() -> None:
         server = normalize_database_url(pg)
         admin = create_engine(server, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text("DROP DATABASE IF EXISTS portal_bench"))
+            connection.execute(text("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)"))
             connection.execute(text("CREATE DATABASE portal_bench"))
         try:
-            figures.update(run(server.rsplit("/", 1)[0] + "/portal_bench", args.events, "_pg"))
+            figures = run(server.rsplit("/", 1)[0] + "/portal_bench", args.events, "_pg")
+            for key, value in figures.items():
+                print(f"{key}: {value}", flush=True)
         finally:
             with admin.connect() as connection:
-                connection.execute(text("DROP DATABASE IF EXISTS portal_bench"))
+                connection.execute(text("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)"))
             admin.dispose()
-    for key, value in figures.items():
-        print(f"{key}: {value}")
 
 
 if __name__ == "__main__":
