@@ -89,6 +89,25 @@ def _sum_firsts(campaign, filters, group_by=()):
     return query
 
 
+def _raw_rows(query) -> list[tuple]:
+    """Rows as plain tuples straight from the driver: thousands of rows, none of the
+    per-row work SQLAlchemy's result objects do (days come back as dates either way)."""
+    from datetime import date as date_type
+
+    connection = db.session.connection()
+    compiled = query.compile(dialect=connection.dialect)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled), compiled.params if connection.dialect.name != "sqlite"
+                       else tuple(compiled.params[name] for name in compiled.positiontup))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if rows and not isinstance(rows[0][0], date_type):  # SQLite returns ISO text
+        rows = [(date_type.fromisoformat(row[0]), *row[1:]) for row in rows]
+    return rows
+
+
 def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool = True) -> Figures:
     """Everything the dashboard shows, from two reads of the rollup tables.
 
@@ -98,10 +117,10 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
     """
     figures = Figures(campaign=campaign, filters=filters)
     d = DailyDownloads
-    rows = db.session.execute(select(
+    rows = _raw_rows(select(
         d.day, d.kit_id, d.material_id, d.region, d.account_type, d.organization_type,
         d.personalized, d.is_zip, d.downloads, d.unique_downloads, d.robots, d.double_clicks,
-    ).where(*_where(d, campaign, filters))).all()
+    ).where(*_where(d, campaign, filters)))
     totals = defaultdict(int)
     per_day = {day: {"day": day, "downloads": 0, "kits_distributed": 0,
                      "organizations_reached": 0} for day in _days(filters.start, filters.end)}
@@ -131,9 +150,9 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
             by_org_type[org_type]["downloads"] += downloads
 
     f = DailyFirsts
-    firsts = db.session.execute(select(
+    firsts = _raw_rows(select(
         f.day, f.kit_id, f.region, f.account_type, f.organization_type, f.kits_distributed,
-        f.organizations_reached).where(*_firsts_conditions(campaign, filters))).all()
+        f.organizations_reached).where(*_firsts_conditions(campaign, filters)))
     for day, kit_id, region, account_type, org_type, kits, orgs in firsts:
         if filters.kit_id is not None:
             # Under a kit filter, an organization is reached by its first download of the kit.
