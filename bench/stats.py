@@ -58,7 +58,7 @@ def build_catalog(db):
     return campaign
 
 
-def run(url: str, events: int, suffix: str) -> dict:
+def run(url: str, events: int, suffix: str, reuse: bool = False) -> dict:
     import flask_migrate
 
     from portal import create_app
@@ -72,14 +72,21 @@ def run(url: str, events: int, suffix: str) -> dict:
                       "SQLALCHEMY_DATABASE_URI": url, "STORAGE_PATH": str(base / "storage")})
     figures = {}
     with app.app_context():
-        flask_migrate.upgrade()
-        campaign = build_catalog(db)
-        start = time.perf_counter()
-        written = simulate_week(campaign, events, seed=2027)
-        figures[f"stats.simulate_s{suffix}"] = round(time.perf_counter() - start, 1)
-        start = time.perf_counter()
-        catch_up()
-        figures[f"stats.rollup_s{suffix}"] = round(time.perf_counter() - start, 1)
+        if reuse:  # a database an earlier `--keep` run filled: time the figures only
+            from sqlalchemy import func, select
+
+            from portal.models import Campaign, DownloadEvent
+            campaign = db.session.scalars(select(Campaign).where(Campaign.year == 2027)).one()
+            written = db.session.scalar(select(func.count()).select_from(DownloadEvent))
+        else:
+            flask_migrate.upgrade()
+            campaign = build_catalog(db)
+            start = time.perf_counter()
+            written = simulate_week(campaign, events, seed=2027)
+            figures[f"stats.simulate_s{suffix}"] = round(time.perf_counter() - start, 1)
+            start = time.perf_counter()
+            catch_up()
+            figures[f"stats.rollup_s{suffix}"] = round(time.perf_counter() - start, 1)
         figures[f"stats.events{suffix}"] = written
         filters = Filters.for_campaign(campaign)
         campaign_figures(campaign, filters)  # warm caches, as a running server has
@@ -111,6 +118,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=("both", "sqlite", "postgresql"), default="both",
                         help="PostgreSQL runs only when PORTAL_DATABASE_URL points to it.")
+    parser.add_argument("--keep", action="store_true",
+                        help="Keep the PostgreSQL database portal_bench after the run.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Time the figures on the portal_bench a --keep run left.")
     args = parser.parse_args()
     from sqlalchemy import create_engine, text
 
@@ -126,16 +137,19 @@ def main() -> None:
     if pg.startswith("postgres") and args.backend != "sqlite":
         server = normalize_database_url(pg)
         admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)"))
-            connection.execute(text("CREATE DATABASE portal_bench"))
+        if not args.reuse:
+            with admin.connect() as connection:
+                connection.execute(text("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)"))
+                connection.execute(text("CREATE DATABASE portal_bench"))
         try:
-            figures = run(server.rsplit("/", 1)[0] + "/portal_bench", args.events, "_pg")
+            figures = run(server.rsplit("/", 1)[0] + "/portal_bench", args.events, "_pg",
+                          reuse=args.reuse)
             for key, value in figures.items():
                 print(f"{key}: {value}", flush=True)
         finally:
-            with admin.connect() as connection:
-                connection.execute(text("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)"))
+            if not (args.keep or args.reuse):
+                with admin.connect() as connection:
+                    connection.execute(text("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)"))
             admin.dispose()
 
 

@@ -24,7 +24,19 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind PORTAL_TRUSTED_PROXIES proxies, take the client address and scheme from
+    their X-Forwarded-* headers, so rate limits and QR counts see real clients. Only that
+    many hops are trusted: a client cannot forge its address by adding headers."""
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
 
 
 def register_extensions(app: Flask) -> None:

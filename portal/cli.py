@@ -12,6 +12,7 @@ from portal.auth.services import AccountError, create_staff, find_account
 from portal.catalog.documents import ContentError
 from portal.catalog.importer import import_materials
 from portal.catalog.manifest import ManifestError
+from portal.jobs.cli import worker_command
 from portal.storage import StorageError, get_storage
 
 
@@ -131,3 +132,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_staff_command)
     app.cli.add_command(import_materials_command)
     app.cli.add_command(purge_documents_command)
+    app.cli.add_command(worker_command)

@@ -60,6 +60,8 @@ def environment_settings(instance_path: Path) -> dict:
         if env != "development":
             raise ConfigurationError("PORTAL_SECRET_KEY is required outside development")
         secret_key = _instance_secret_key(instance_path)
+    if _int_env("TRUSTED_PROXIES", 0) < 0:
+        raise ConfigurationError("PORTAL_TRUSTED_PROXIES is a number of proxies (0 or more)")
     database_url = _env("DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}")
     return {
         "PORTAL_ENV": env,
@@ -76,6 +78,8 @@ def environment_settings(instance_path: Path) -> dict:
         "MAIL_FROM": _env("MAIL_FROM", "Semaine nationale <no-reply@localhost>"),
         "MAIL_FOLDER": _env("MAIL_FOLDER", str(instance_path / "mail")),
         "REDIS_URL": _env("REDIS_URL"),
+        "TRUSTED_PROXIES": _int_env("TRUSTED_PROXIES", 0),
+        "JOB_TIMEOUT": _int_env("JOB_TIMEOUT", 1800),
         "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
         "PDF_RENDER_TIMEOUT": _int_env("PDF_RENDER_TIMEOUT", 20),

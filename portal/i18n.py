@@ -5,8 +5,10 @@ helpers give sizes and dates in ``fr_CA`` or ``en_CA`` style.
 """
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_date, format_decimal, refresh
+from flask_babel import format_date, format_datetime, format_decimal, refresh
 from flask_login import current_user
 
 from portal.extensions import babel
@@ -65,10 +67,17 @@ def long_date(value) -> str:
     return text
 
 
+def datetime_local(value) -> str:
+    """A stored UTC time shown in Montréal time, in the page's style."""
+
+    return format_datetime(value.replace(tzinfo=UTC), format="medium")
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(current_language=current_language)
-    app.jinja_env.filters.update(human_size=human_size, long_date=long_date, number=number)
+    app.jinja_env.filters.update(human_size=human_size, long_date=long_date, number=number,
+                           datetime_local=datetime_local)
 
     @app.before_request
     def remember_language_choice():

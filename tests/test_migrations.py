@@ -1,4 +1,5 @@
-"""The Alembic migrations build the schema the models describe, on SQLite and PostgreSQL."""
+"""The Alembic migrations build the schema the models describe, on SQLite and PostgreSQL:
+from an empty database, and from a database left at each earlier revision."""
 from __future__ import annotations
 
 import os
@@ -15,10 +16,24 @@ from portal.extensions import db
 pytestmark = pytest.mark.no_db_isolation
 
 
-def upgrade_and_compare(url: str, tmp_path) -> list:
+def revisions() -> list[str]:
+    """Every revision, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    from portal.config import PROJECT_ROOT
+
+    script = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def upgrade_and_compare(url: str, tmp_path, start: str | None = None) -> list:
+    """Upgrade to ``start`` (an earlier revision) first if given, then to the head."""
     app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x",
                       "SQLALCHEMY_DATABASE_URI": url})
     runner = app.test_cli_runner()
+    if start is not None:
+        result = runner.invoke(args=["db", "upgrade", start])
+        assert result.exit_code == 0, result.output
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -35,9 +50,19 @@ def test_upgrade_builds_an_empty_sqlite_database(tmp_path):
     assert upgrade_and_compare(f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path) == []
 
 
-@pytest.mark.skipif(not (os.environ.get("PORTAL_TEST_DATABASE_URL", "").startswith("postgres")),
-                    reason="PostgreSQL runs set PORTAL_TEST_DATABASE_URL")
-def test_upgrade_builds_an_empty_postgresql_database(tmp_path):
+@pytest.mark.parametrize("start", revisions()[:-1])
+def test_upgrade_from_each_earlier_revision_sqlite(tmp_path, start):
+    assert upgrade_and_compare(f"sqlite:///{tmp_path / 'old.db'}", tmp_path, start) == []
+
+
+needs_postgresql = pytest.mark.skipif(
+    not os.environ.get("PORTAL_TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="PostgreSQL runs set PORTAL_TEST_DATABASE_URL")
+
+
+@needs_postgresql
+@pytest.mark.parametrize("start", [None, *revisions()[:-1]])
+def test_upgrade_postgresql_from_empty_and_each_earlier_revision(tmp_path, start):
     server = normalize_database_url(os.environ["PORTAL_TEST_DATABASE_URL"])
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -45,7 +70,7 @@ def test_upgrade_builds_an_empty_postgresql_database(tmp_path):
         connection.execute(text("CREATE DATABASE portal_migration_check"))
     try:
         url = server.rsplit("/", 1)[0] + "/portal_migration_check"
-        assert upgrade_and_compare(url, tmp_path) == []
+        assert upgrade_and_compare(url, tmp_path, start) == []
     finally:
         with admin.connect() as connection:
             connection.execute(text("DROP DATABASE IF EXISTS portal_migration_check"))

@@ -8,6 +8,7 @@ from portal.models.catalog import (
     MaterialVersion,
     RegionTarget,
 )
+from portal.models.jobs import BackgroundJob
 from portal.models.personalization import (
     CobrandProfile,
     DailySalt,
@@ -27,6 +28,7 @@ from portal.models.tracking import DownloadEvent
 
 __all__ = [
     "Account",
+    "BackgroundJob",
     "Campaign",
     "CobrandProfile",
     "DailyDownloads",
