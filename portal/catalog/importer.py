@@ -22,6 +22,7 @@ from portal.extensions import db
 from portal.facts import load_facts
 from portal.models import Campaign, Kit, Material, MaterialVersion
 from portal.reference import MATERIAL_FORMATS
+from portal.storage import StorageError
 
 
 @dataclass
@@ -158,8 +159,13 @@ def import_materials(materials_path: Path, storage,
                           or 0) + 1
                 base = f"materials/{kit.slug}/{entry['slug']}/{language}/{checksum[:16]}"
                 key, thumb_key = f"{base}.{entry['format']}", f"{base}.thumb.png"
-                _store_if_missing(storage, key, rendered.data, MATERIAL_FORMATS[entry["format"]])
-                _store_if_missing(storage, thumb_key, rendered.thumbnail, "image/png")
+                try:
+                    _store_if_missing(storage, key, rendered.data,
+                                      MATERIAL_FORMATS[entry["format"]])
+                    _store_if_missing(storage, thumb_key, rendered.thumbnail, "image/png")
+                except StorageError:
+                    db.session.rollback()  # this kit's rows wait for its files
+                    raise
                 version = MaterialVersion(
                     material_id=material.id, number=number, source_fingerprint=fingerprint,
                     checksum=checksum, size_bytes=len(rendered.data), pages=rendered.pages,
