@@ -87,11 +87,30 @@ def purge_documents_command(days: int | None):
 
 
 @click.command("rollup")
-def rollup_command():
+@click.option("--every", type=click.IntRange(1, 3600), default=None, metavar="SECONDS",
+              help="Keep running: catch up again every SECONDS (a service's loop).")
+def rollup_command(every: int | None):
     """Bring the campaign figures up to date with the download events and QR scans."""
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal.extensions import db
     from portal.tracking.rollup import catch_up
 
-    click.echo(f"{catch_up()} event(s) and scan(s) rolled up.")
+    while True:
+        if every is None:
+            click.echo(f"{catch_up()} event(s) and scan(s) rolled up.")
+            return
+        try:
+            rolled = catch_up()
+            if rolled:
+                click.echo(f"{rolled} event(s) and scan(s) rolled up.")
+        except SQLAlchemyError as exc:  # the loop outlives a database restart
+            db.session.rollback()
+            click.echo(f"Database unavailable ({type(exc).__name__}); trying again.", err=True)
+        db.session.remove()  # a fresh session (and pooled connection) each round
+        time.sleep(every)
 
 
 @click.command("simulate-week")

@@ -120,3 +120,31 @@ def test_trusted_proxies_must_be_a_whole_number(monkeypatch, tmp_path, value):
     monkeypatch.setenv("PORTAL_TRUSTED_PROXIES", value)
     with pytest.raises(ConfigurationError):
         create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_the_rollup_loop_keeps_going_through_a_database_error(runner, monkeypatch):
+    """`flask rollup --every N`, the figures' service loop: a failed round is reported and
+    the next one runs (here the loop is stopped after its second sleep)."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from portal.tracking import rollup
+
+    rounds = []
+
+    def flaky_catch_up(max_batches=None):
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return 3
+
+    def sleep(seconds):
+        if len(rounds) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(rollup, "catch_up", flaky_catch_up)
+    monkeypatch.setattr(time, "sleep", sleep)
+    result = runner.invoke(args=["rollup", "--every", "1"])
+    assert len(rounds) == 2
+    assert "Database unavailable" in result.output and "3 event(s)" in result.output
