@@ -1,7 +1,8 @@
 """The portal's one clock.
 
-Everything that asks "what time is it?" asks here, so tests (and demonstrations of a
-week that has not come yet) can set the time with the ``FROZEN_NOW`` setting.
+Everything that asks "what time is it?" asks here, so tests can stop the time with the
+``FROZEN_NOW`` setting, and demonstrations of a week that has not come yet can start the
+portal's clock at another moment with ``PORTAL_CLOCK_START`` (it then runs on from there).
 Campaign days are America/Montreal days, never UTC days.
 """
 from __future__ import annotations
@@ -14,13 +15,25 @@ from flask import current_app, has_app_context
 MONTREAL = ZoneInfo("America/Montreal")
 
 
+def _aware(moment: datetime | str) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def now() -> datetime:
     """The current instant, timezone-aware in UTC."""
-    frozen = current_app.config.get("FROZEN_NOW") if has_app_context() else None
-    if frozen is not None:
-        if isinstance(frozen, str):
-            frozen = datetime.fromisoformat(frozen)
-        return frozen.astimezone(UTC) if frozen.tzinfo else frozen.replace(tzinfo=UTC)
+    if not has_app_context():
+        return datetime.now(UTC)
+    config = current_app.config
+    if config.get("FROZEN_NOW") is not None:
+        return _aware(config["FROZEN_NOW"])
+    if config.get("CLOCK_START"):
+        # Computed once per process: from then on the portal's clock runs at real speed.
+        offset = config.get("_CLOCK_OFFSET")
+        if offset is None:
+            offset = config["_CLOCK_OFFSET"] = _aware(config["CLOCK_START"]) - datetime.now(UTC)
+        return datetime.now(UTC) + offset
     return datetime.now(UTC)
 
 

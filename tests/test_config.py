@@ -83,3 +83,27 @@ def test_default_mail_goes_to_the_console_and_instance_folder(clean_env, tmp_pat
     assert len(files) == 1
     assert b"Le texte du message." in files[0].read_bytes()
     assert "someone@example.org" in capsys.readouterr().err
+
+
+def test_clock_start_runs_the_portal_clock_from_another_moment(clean_env, tmp_path):
+    from datetime import UTC, datetime
+
+    from portal.clock import now
+
+    clean_env.setenv("PORTAL_CLOCK_START", "2027-03-04T09:00:00-05:00")
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    with app.app_context():
+        first = now()
+        assert datetime(2027, 3, 4, 14, 0, tzinfo=UTC) <= first
+        assert (first - datetime(2027, 3, 4, 14, 0, tzinfo=UTC)).total_seconds() < 5
+        assert now() >= first  # and it runs on
+
+
+@pytest.mark.parametrize("env, value", [("development", "next tuesday"),
+                                        ("production", "2027-03-04T09:00:00-05:00")])
+def test_clock_start_refusals(clean_env, tmp_path, env, value):
+    clean_env.setenv("PORTAL_ENV", env)
+    clean_env.setenv("PORTAL_SECRET_KEY", "x" * 40)
+    clean_env.setenv("PORTAL_CLOCK_START", value)
+    with pytest.raises(ConfigurationError):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
