@@ -62,15 +62,33 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_message = _l("Please sign in to continue.")
 
+    @app.before_request
+    def forget_the_previous_requests_account():
+        # Flask-Login caches the account on g, which lives as long as the app context;
+        # when one spans several requests (tests, CLI contexts), each request must load
+        # its own account from its own session.
+        from flask import g
+
+        g.pop("_login_user", None)
+
     @login_manager.user_loader
-    def load_account(account_id: str):
+    def load_account(session_id: str):
+        """A session names "<account id>:<session version>": a raised version (password
+        changed, account suspended) ends every session made before it."""
         from portal.extensions import db
 
-        return db.session.get(Account, int(account_id)) if account_id.isdigit() else None
+        account_id, _, version = session_id.partition(":")
+        if not (account_id.isdigit() and version.isdigit()):
+            return None
+        account = db.session.get(Account, int(account_id))
+        if account is None or account.session_version != int(version) or not account.is_active:
+            return None
+        return account
 
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
+    from portal.account import bp as account_bp
     from portal.auth import bp as auth_bp
     from portal.catalog import bp as catalog_bp
     from portal.health import bp as health_bp
@@ -80,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(personalize_bp)
     app.register_blueprint(staff_bp)

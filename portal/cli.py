@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
+from portal import cli_load
 from portal.auth.services import AccountError, create_staff, find_account
 from portal.catalog.documents import ContentError
 from portal.catalog.importer import import_materials
@@ -34,9 +35,12 @@ def create_staff_command(email: str, password_stdin: bool, generate: bool, if_mi
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        create_staff(email, password)
+        account = create_staff(email, password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
+    from portal.audit import record
+
+    record("staff_created", f"account:{account.id}", account.email)
     click.echo(f"Staff account created for {email}.")
     if generate:
         click.echo(f"Its password (shown only now, keep it safe): {password}")
@@ -84,6 +88,32 @@ def purge_documents_command(days: int | None):
     days = days or current_app.config["DOCUMENT_RETENTION_DAYS"]
     count = purge_unused(days)
     click.echo(f"{count} personalized document file(s) not requested in {days} days deleted.")
+
+
+@click.command("purge")
+def purge_command():
+    """Delete what the privacy policy says is kept only for a while: accounts never
+    confirmed, old mail links, old audit entries, unused personalized files."""
+    from portal.auth.account_data import purge_expired
+
+    counts = purge_expired()
+    click.echo(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in counts.items()))
+
+
+@click.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor_command(email: str):
+    """Let a staff member set up a new second factor (a lost phone); ends their sessions."""
+    from portal.audit import record
+    from portal.auth.services import reset_second_factor
+
+    account = find_account(email)
+    if account is None or not account.is_staff:
+        raise click.ClickException(f"No staff account for {email}.")
+    reset_second_factor(account)
+    record("second_factor_reset", f"account:{account.id}", account.email)
+    click.echo(f"Second factor of {account.email} reset: it is set up again at the next "
+               "sign-in.")
 
 
 @click.command("rollup")
@@ -151,4 +181,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_staff_command)
     app.cli.add_command(import_materials_command)
     app.cli.add_command(purge_documents_command)
+    app.cli.add_command(purge_command)
+    app.cli.add_command(reset_second_factor_command)
     app.cli.add_command(worker_command)
+    cli_load.init_app(app)

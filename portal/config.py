@@ -95,6 +95,9 @@ def environment_settings(instance_path: Path) -> dict:
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
         "PDF_RENDER_TIMEOUT": _int_env("PDF_RENDER_TIMEOUT", 20),
         "DOCUMENT_RETENTION_DAYS": _int_env("DOCUMENT_RETENTION_DAYS", 90),
+        "UNVERIFIED_RETENTION_DAYS": _int_env("UNVERIFIED_RETENTION_DAYS", 14),
+        "AUDIT_RETENTION_DAYS": _int_env("AUDIT_RETENTION_DAYS", 1095),
+        "PRIVACY_CONTACT": _env("PRIVACY_CONTACT"),
         "SESSION_COOKIE_SECURE": _env("PUBLIC_URL", "").startswith("https://"),
         "REMEMBER_COOKIE_SECURE": _env("PUBLIC_URL", "").startswith("https://"),
     }

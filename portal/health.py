@@ -1,8 +1,13 @@
-"""`GET /healthz`: the status word of the database, the storage and Redis, nothing more.
+"""Health checks: `GET /healthz` (what the portal depends on) and `GET /livez` (the process).
 
+`/healthz` gives the status word of the database, the storage and Redis, nothing more:
 200 when the database and the storage answer; 503 otherwise. Redis is optional (the
 portal works without it), so Redis down is reported as "degraded", not as a failure.
 No versions, hosts or error texts are shown.
+
+`/livez` says only that the app process answers: it touches no database, storage or
+Redis (a liveness probe must not fail because a dependency is down), which also makes
+it the load test's bare endpoint (`bench/load.py`).
 """
 from __future__ import annotations
 
@@ -55,5 +60,12 @@ def healthz():
     status = {"database": _database(), "storage": _storage(), "redis": _redis()}
     response = jsonify(status)
     response.status_code = 200 if status["database"] == status["storage"] == "ok" else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/livez")
+def livez():
+    response = jsonify(status="ok")
     response.headers["Cache-Control"] = "no-store"
     return response

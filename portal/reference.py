@@ -54,6 +54,10 @@ AUDIENCE_ROLES = {
     "professionals": frozenset({ROLE_ORGANIZATION, ROLE_STAFF}),
 }
 
+# Kits only approved organizations (and staff) may download: a guide meant for
+# professionals must not reach whoever registers as an organization.
+APPROVED_AUDIENCES = frozenset({"professionals"})
+
 AUDIENCE_LABELS = {
     "everyone": _l("Everyone"),
     "citizens": _l("Citizens"),

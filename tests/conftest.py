@@ -29,6 +29,20 @@ from portal.extensions import db
 from portal.storage import get_storage
 
 PASSWORD = "une longue phrase secrète"
+
+
+def _cheaper_password_hashing() -> None:
+    """Argon2id still, with small costs: the suite signs in thousands of times, and the
+    production cost (about 0.1 s a hash, by design) would dominate its run time."""
+    from argon2 import PasswordHasher
+
+    from portal.auth import passwords
+
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._DUMMY_HASH = passwords._hasher.hash("not a real password, only for equal timing")
+
+
+_cheaper_password_hashing()
 TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 
 
@@ -155,15 +169,29 @@ def outbox(smtp_inbox):
     return inbox.messages
 
 
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
 @pytest.fixture
 def make_account(app):
-    """Create an account the way the portal does; ``role`` is citizen, organization or staff."""
+    """Create an account the way the portal does; ``role`` is citizen, organization or
+    staff. By default its address is confirmed, an organization is approved and a staff
+    member has a second factor (``verified=False``, ``approval="pending"`` or
+    ``second_factor=False`` make the other states)."""
     counter = iter(range(1, 10_000))
 
-    def make(role="organization", email=None, password=PASSWORD, **fields):
+    def make(role="organization", email=None, password=PASSWORD, verified=True,
+             approval="approved", second_factor=True, **fields):
+        from portal.clock import naive_utc_now
+
         email = email or f"{role}{next(counter)}@example.org"
         if role == "staff":
-            return create_staff(email, password)
+            account = create_staff(email, password)
+            if second_factor:
+                account.totp_secret = STAFF_TOTP_SECRET
+                account.totp_enabled_at = naive_utc_now()
+                db.session.commit()
+            return account
         defaults = {
             "organization": {"display_name": "Maison des jeunes du Plateau",
                              "organization_type": "community", "region": "06"},
@@ -171,9 +199,23 @@ def make_account(app):
         }[role]
         account, created = register(role, email, password, **{**defaults, **fields})
         assert created
+        if verified:
+            account.email_verified_at = naive_utc_now()
+        if role == "organization":
+            account.approval = approval
+        db.session.commit()
         return account
 
     return make
+
+
+def totp_code(secret: str = STAFF_TOTP_SECRET) -> str:
+    """The code an authentication app shows now, by the portal's clock."""
+    import pyotp
+
+    from portal.clock import now
+
+    return pyotp.TOTP(secret).at(now())
 
 
 @pytest.fixture
@@ -183,6 +225,12 @@ def login(client):
             "email": account.email, "password": password, "remember": "y" if remember else "",
         })
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        if account.is_staff:
+            # The second step; a code works once, so the last one used is forgotten.
+            account.totp_last_step = None
+            db.session.commit()
+            response = client.post("/account/two-factor", data={"code": totp_code()})
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return response
 
     return sign_in

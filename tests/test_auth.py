@@ -33,7 +33,7 @@ def count_accounts() -> int:
     return db.session.scalar(select(func.count()).select_from(Account))
 
 
-def test_organization_registers_and_gets_a_welcome_mail(client, outbox):
+def test_organization_registers_and_gets_a_verification_mail(client, outbox):
     response = client.post("/account/register/organization", data=org_form())
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/account/registered")
@@ -45,11 +45,12 @@ def test_organization_registers_and_gets_a_welcome_mail(client, outbox):
     assert account.display_name == "Centre de femmes l'Éclaircie"
     assert account.password_hash.startswith("$argon2id$")
     assert PASSWORD not in account.password_hash
+    assert account.email_verified_at is None and account.approval == "pending"
     assert len(outbox) == 1
     mail = outbox[0]
     assert mail["To"] == "direction@eclaircie.example.org"
     body = mail.get_body(("plain",)).get_content()
-    assert "https://portail.example.test/account/login" in body
+    assert "https://portail.example.test/account/verify/" in body
     assert "1 888 933-9007" in body
 
 
@@ -129,10 +130,9 @@ def test_registering_an_existing_email_answers_as_a_new_registration(client, out
 
 
 @pytest.mark.parametrize("role", ["citizen", "organization", "staff"])
-def test_each_role_signs_in_and_out(client, make_account, role):
+def test_each_role_signs_in_and_out(client, make_account, login, role):
     account = make_account(role)
-    response = client.post("/account/login", data={"email": account.email, "password": PASSWORD})
-    assert response.status_code == 302
+    assert login(account).status_code == 302
     page = client.get("/").get_data(as_text=True)
     assert account.display_name in page
     response = client.post("/account/logout")

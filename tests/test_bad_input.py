@@ -21,6 +21,8 @@ FORMS = {
                                         "email", "password", "confirm"],
     "/account/register/citizen": ["display_name", "region", "email", "password", "confirm"],
     "/account/login": ["email", "password", "remember"],
+    "/account/reset": ["email"],
+    "/account/two-factor": ["code"],
 }
 
 
@@ -52,7 +54,9 @@ def test_urls_survive_hostile_segments(client, segment, second):
 
     for path in (f"/kits/{quote(segment, safe='')}",
                  f"/kits/trousse-organismes/{quote(segment, safe='')}/{quote(second, safe='')}/download",
-                 f"/kits/{quote(segment, safe='')}/download.zip"):
+                 f"/kits/{quote(segment, safe='')}/download.zip",
+                 f"/account/verify/{quote(segment, safe='')}",
+                 f"/account/reset/{quote(segment, safe='')}"):
         assert_safe(client.get(path), [segment, second])
 
 
@@ -139,3 +143,28 @@ def test_nul_characters_are_refused_everywhere(client, citizen):
     response = client.post("/account/login", data={"email": citizen.email + "\x00",
                                                    "password": "x"})
     assert response.status_code == 400
+
+
+SIGNED_IN_FORMS = {
+    "/account/email": ["email-new_email", "email-current"],
+    "/account/password": ["password-current", "password-password", "password-confirm"],
+    "/account/delete": ["delete-current", "delete-understood"],
+}
+
+
+@given(path=st.sampled_from(sorted(SIGNED_IN_FORMS)), data=st.data())
+def test_account_forms_survive_hostile_values(client, make_account, login, path, data):
+    from portal.models import Account
+
+    account = db.session.scalars(select(Account).where(
+        Account.email == "hostile@example.org")).first() or \
+        make_account("citizen", email="hostile@example.org")
+    login(account)
+    values = {field: data.draw(TEXT, label=field) for field in SIGNED_IN_FORMS[path]}
+    response = client.post(path, data=values)
+    assert_safe(response, list(values.values()))
+    # Without the right password nothing changes.
+    db.session.expire_all()
+    kept = db.session.get(Account, account.id)
+    assert kept is not None and kept.email == "hostile@example.org"
+    assert kept.pending_email is None

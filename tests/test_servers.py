@@ -9,6 +9,9 @@ import os
 import re
 import subprocess
 import time
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 import requests
@@ -42,8 +45,14 @@ def database_url(tmp_path_factory):
     admin.dispose()
 
 
+class Servers:
+    urls: list[str]
+    mail_folder: Path
+
+
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, database_url):
+    servers = Servers()
     base = tmp_path_factory.mktemp("two-servers")
     env = {**os.environ, "PORTAL_DATABASE_URL": database_url,
            "PORTAL_STORAGE_PATH": str(base / "storage"), "PORTAL_MAIL_FOLDER": str(base / "mail"),
@@ -60,16 +69,19 @@ def servers(tmp_path_factory, database_url):
                            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
     assert "created" in staff.stdout
     processes, urls = [], []
+    servers.mail_folder = base / "mail"
     for _ in range(2):
         port = free_port()
         processes.append(subprocess.Popen(
             [GUNICORN, "wsgi:app", "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"],
-            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+            stderr=(base / f"server-{port}.log").open("wb")))
         urls.append(f"http://127.0.0.1:{port}")
     try:
         for url in urls:
             wait_until_healthy(url)
-        yield urls
+        servers.urls = urls
+        yield servers
     finally:
         for process in processes:
             process.terminate()
@@ -80,9 +92,9 @@ def wait_until_healthy(url: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still starting
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} did not become healthy")
@@ -104,8 +116,25 @@ def csrf_token(session: requests.Session, url: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
+def last_mail_link(folder: Path) -> str:
+    newest = max(folder.glob("*.eml"), key=lambda path: path.stat().st_mtime)
+    body = message_from_bytes(newest.read_bytes(), policy=policy.default) \
+        .get_body(("plain",)).get_content()
+    return re.search(r"https?://\S+/account/verify/\S+", body).group(0)
+
+
+def server_totp(page: str, clock_started: float) -> str:
+    """The code for the key the set-up page shows, at the server's clock (which started
+    at WEEK_TIME when the server first read it)."""
+    import pyotp
+
+    secret = re.search(r'<code class="totp-key">([A-Z2-7]+)</code>', page).group(1)
+    moment = datetime.fromisoformat(WEEK_TIME) + timedelta(seconds=time.time() - clock_started)
+    return pyotp.TOTP(secret).at(moment)
+
+
 def test_two_servers_serve_the_same_users_and_figures(servers):
-    first, second = servers
+    first, second = servers.urls
     # An organization registers on the first server...
     organization = browser()
     token = csrf_token(organization, f"{first}/account/register/organization")
@@ -114,12 +143,18 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
         "confirm": PASSWORD, "organization_name": "Maison des jeunes", "region": "06",
         "organization_type": "community"}, timeout=30)
     assert registered.status_code == 200, registered.text[:500]
+    # The verification link (the mail is in the servers' mail folder) opened on the second.
+    link = last_mail_link(servers.mail_folder).replace("https://portail.example.test", second)
+    link = re.sub(r"^http://127\.0\.0\.1:5000", second, link)
+    token = csrf_token(organization, link)
+    assert organization.post(link, data={"csrf_token": token}, timeout=30).status_code == 200
     token = csrf_token(organization, f"{first}/account/login")
     signed_in = organization.post(f"{first}/account/login", data={
         "csrf_token": token, "email": "mdj@example.org", "password": PASSWORD},
         allow_redirects=False, timeout=30)
     assert signed_in.status_code == 302
     # ...and downloads on the second, with the session the first one signed.
+    clock_started = time.time()  # the second server's first reading of its clock
     download = organization.get(f"{second}/kits/trousse-organismes/affiche/fr/download",
                                 timeout=30)
     assert download.status_code == 200 and download.content[:5] == b"%PDF-"
@@ -130,6 +165,11 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
     token = csrf_token(staff, f"{second}/account/login")
     assert staff.post(f"{second}/account/login", data={
         "csrf_token": token, "email": "staff@example.org", "password": PASSWORD},
+        allow_redirects=False, timeout=30).status_code == 302
+    setup = staff.get(f"{second}/account/two-factor", timeout=30).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', setup).group(1)
+    assert staff.post(f"{second}/account/two-factor", data={
+        "csrf_token": token, "code": server_totp(setup, clock_started)},
         allow_redirects=False, timeout=30).status_code == 302
     # The figures lag the downloads by a few seconds (events still committing are left for
     # the next catch-up), never more.

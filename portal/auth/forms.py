@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from portal.auth.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 from portal.forms import PortalForm
@@ -91,3 +99,66 @@ class LoginForm(PortalForm):
         Length(max=MAX_LENGTH, message=_l("Incorrect email address or password.")),
     ])
     remember = BooleanField(_l("Remember me on this device"))
+
+
+def _email_field(label=None):
+    return EmailField(label or _l("Email address"), filters=[_strip], validators=[
+        DataRequired(_l("Enter your email address.")),
+        Length(max=254, message=_l("An email address has at most 254 characters.")),
+        Email(_l("Enter a valid email address, such as nom@exemple.ca."),
+              check_deliverability=False),
+    ])
+
+
+def _current_password():
+    return PasswordField(_l("Current password"), validators=[
+        DataRequired(_l("Enter your current password.")),
+        Length(max=MAX_LENGTH, message=_l("Incorrect password."))])
+
+
+class _NewPassword(PortalForm):
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("Choose a password.")), _strong_password,
+    ], description=_l("At least %(n)d characters; a short sentence is easy to remember.",
+                     n=MIN_LENGTH))
+    confirm = PasswordField(_l("Confirm the password"), validators=[
+        DataRequired(_l("Type the password again.")),
+        EqualTo("password", _l("The two passwords are not the same.")),
+    ])
+
+
+class ResetRequestForm(PortalForm):
+    email = _email_field()
+
+
+class ResetPasswordForm(_NewPassword):
+    # The password check compares with the address; the view fills it in.
+    email = StringField(render_kw={"hidden": True}, validators=[Optional()])
+
+
+class ChangePasswordForm(_NewPassword):
+    current = _current_password()
+    email = StringField(render_kw={"hidden": True}, validators=[Optional()])
+
+
+class ChangeEmailForm(PortalForm):
+    new_email = _email_field(_l("New email address"))
+    current = _current_password()
+
+
+class DeleteAccountForm(PortalForm):
+    current = _current_password()
+    understood = BooleanField(_l("I understand that my account and my documents will be "
+                                 "deleted for good."),
+                              validators=[DataRequired(_l("Tick the box to confirm."))])
+
+
+class TwoFactorForm(PortalForm):
+    code = StringField(_l("Six-digit code"), filters=[_strip], validators=[
+        DataRequired(_l("Enter the code your app shows.")),
+        Regexp(r"^\d{6}$", message=_l("The code has six digits.")),
+    ], description=_l("From your authentication app (for example FreeOTP or Aegis)."))
+
+
+class EmptyForm(PortalForm):
+    """A button that changes something: the form carries only its CSRF token."""

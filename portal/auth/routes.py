@@ -1,21 +1,54 @@
-"""Account pages: register, sign in, sign out."""
+"""Account pages: register, verify the address, sign in (with a second factor for staff),
+reset a forgotten password, sign out."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth import bp
-from portal.auth.forms import CitizenRegistrationForm, LoginForm, OrganizationRegistrationForm
-from portal.auth.services import authenticate, register
-from portal.extensions import limiter
+from portal.auth.forms import (
+    CitizenRegistrationForm,
+    EmptyForm,
+    LoginForm,
+    OrganizationRegistrationForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    TwoFactorForm,
+)
+from portal.auth.services import (
+    AccountError,
+    authenticate,
+    check_totp,
+    enable_totp,
+    new_totp_secret,
+    register,
+    reset_password,
+    reset_token_for,
+    totp_uri,
+    verification_token,
+    verify_email,
+)
+from portal.auth.tokens import peek
+from portal.extensions import db, limiter
 from portal.i18n import current_language
 from portal.mail import send_template
+from portal.models import Account
 from portal.reference import ROLE_CITIZEN, ROLE_ORGANIZATION
 
 AUTH_LIMIT = "10 per minute;60 per hour"
+MAIL_LIMIT = "5 per hour"  # mails a client can make the portal send (reset, verification)
+TWO_FACTOR_ATTEMPTS = 5
 
 
 def safe_next(target: str | None) -> str | None:
@@ -26,6 +59,27 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+def public_link(endpoint: str, **values) -> str:
+    """An absolute link for a mail, always on PORTAL_PUBLIC_URL (never the Host header)."""
+    return current_app.config["PUBLIC_URL"] + url_for(endpoint, **values)
+
+
+def send_verification(account: Account, email: str | None = None) -> None:
+    token = verification_token(account, email)
+    send_template(email or account.email, "verify", account.locale,
+                  _l("Confirm your email address"), account=account,
+                  link=public_link("auth.verify", token=token))
+
+
+def _fresh_session(account: Account, remember: bool) -> None:
+    """A new session at sign-in (nothing from before carries over but the language)."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    login_user(account, remember=remember)
 
 
 @bp.get("/register")
@@ -44,11 +98,11 @@ def _register(form, role: str, template: str):
             locale=current_language(),
         )
         if created:
-            send_template(account.email, "welcome", account.locale,
-                          _l("Welcome to the National Week portal"), account=account)
+            send_verification(account)
         else:
             send_template(account.email, "already_registered", account.locale,
-                          _l("Someone tried to register with your address"), account=account)
+                          _l("Someone tried to register with your address"), account=account,
+                          reset_link=public_link("auth.reset_request"))
         # The same answer whether or not the address was already registered.
         session["registered_email"] = form.email.data.strip().lower()
         return redirect(url_for("auth.registered"))
@@ -73,25 +127,150 @@ def registered():
     return render_template("auth/registered.html", email=session.get("registered_email"))
 
 
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+def verify(token):
+    """The link of a verification mail. Opening it shows a button: mail scanners that
+    open links do not use it up; pressing the button does."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        account = verify_email(token)
+        if account is None:
+            return render_template("auth/verify.html", form=form, state="invalid"), 400
+        flash(_l("Your email address is confirmed. You can download the kits."), "success")
+        if current_user.is_authenticated:
+            return redirect(url_for("account.overview"))
+        return redirect(url_for("auth.login"))
+    state = "ready" if peek(token, "verify") is not None else "invalid"
+    return render_template("auth/verify.html", form=form, state=state), \
+        200 if state == "ready" else 400
+
+
+@bp.post("/verify/resend")
+@login_required
+@limiter.limit(MAIL_LIMIT)
+def resend_verification():
+    if EmptyForm().validate_on_submit() and not current_user.is_verified:
+        send_verification(current_user)
+    flash(_l("We have sent you a new confirmation link. Earlier links no longer work."),
+          "success")
+    return redirect(request.referrer if safe_next(urlsplit(request.referrer or "").path)
+                    else url_for("account.overview"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(AUTH_LIMIT, methods=["POST"])
 def login():
     form = LoginForm()
     next_url = safe_next(request.args.get("next"))
-    failed = False
+    failed = suspended = False
     if form.validate_on_submit():
         account = authenticate(form.email.data, form.password.data)
-        if account is not None:
+        if account is None:
+            failed = True
+        elif not account.is_active:
+            suspended = True
+        elif account.is_staff:
+            # Staff go on to the second factor; nothing is signed in yet.
             language = session.get("lang")
-            session.clear()  # a fresh session at sign-in
+            session.clear()
             if language:
                 session["lang"] = language
-            login_user(account, remember=form.remember.data)
+            session["two_factor"] = {"id": account.id, "version": account.session_version,
+                                     "remember": bool(form.remember.data), "next": next_url,
+                                     "attempts": 0}
+            return redirect(url_for("auth.two_factor"))
+        else:
+            _fresh_session(account, form.remember.data)
             flash(_l("You are signed in."), "success")
             return redirect(next_url or url_for("catalog.home"))
-        failed = True
-    status = 400 if (failed or form.errors) else 200
-    return render_template("auth/login.html", form=form, failed=failed, next_url=next_url), status
+    status = 403 if suspended else 400 if (failed or form.errors) else 200
+    return render_template("auth/login.html", form=form, failed=failed, suspended=suspended,
+                           next_url=next_url), status
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
+def two_factor():
+    """The second step of a staff sign-in: a TOTP code; at the first sign-in, setting up
+    the authentication app."""
+    pending = session.get("two_factor")
+    account = db.session.get(Account, pending["id"]) if pending else None
+    if account is None or account.session_version != pending["version"] or \
+            not account.is_active:
+        session.pop("two_factor", None)
+        return redirect(url_for("auth.login"))
+    setting_up = account.totp_enabled_at is None
+    if setting_up and not pending.get("secret"):
+        pending["secret"] = new_totp_secret()
+        session["two_factor"] = pending
+    form = TwoFactorForm()
+    wrong = False
+    if form.validate_on_submit():
+        secret = pending["secret"] if setting_up else account.totp_secret
+        step = check_totp(secret, form.code.data,
+                          None if setting_up else account.totp_last_step)
+        if step is not None:
+            enable_totp(account, secret, step)
+            _fresh_session(account, pending.get("remember", False))
+            flash(_l("You are signed in."), "success")
+            return redirect(pending.get("next") or url_for("staff.dashboard"))
+        wrong = True
+        pending["attempts"] = pending.get("attempts", 0) + 1
+        if pending["attempts"] >= TWO_FACTOR_ATTEMPTS:
+            session.pop("two_factor", None)
+            flash(_l("Too many wrong codes. Sign in again."), "error")
+            return redirect(url_for("auth.login"))
+        session["two_factor"] = pending
+    context = {"form": form, "wrong": wrong, "setting_up": setting_up}
+    if setting_up:
+        import segno
+
+        uri = totp_uri(pending["secret"], account.email)
+        context.update(secret=pending["secret"], uri=uri,
+                       qr=segno.make(uri, error="m").svg_data_uri(scale=5, border=2))
+    return render_template("auth/two_factor.html", **context), \
+        400 if (wrong or form.errors) else 200
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(MAIL_LIMIT, methods=["POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        found = reset_token_for(form.email.data)
+        if found is not None:
+            account, token = found
+            send_template(account.email, "reset", account.locale,
+                          _l("Choose a new password"), account=account,
+                          link=public_link("auth.reset_password_form", token=token))
+        # The same answer whether or not the address has an account.
+        flash(_l("If an account uses this address, we have sent it a link to choose a new "
+                 "password. The link works for two hours."), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_request.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
+def reset_password_form(token):
+    row = peek(token, "reset")
+    if row is None:
+        return render_template("auth/reset_password.html", form=None), 400
+    form = ResetPasswordForm()
+    form.email.data = db.session.get(Account, row.account_id).email
+    if form.validate_on_submit():
+        try:
+            account = reset_password(token, form.password.data)
+        except AccountError:
+            account = None
+        if account is not None:
+            if current_user.is_authenticated:
+                logout_user()
+            flash(_l("Your password is changed, and every session of your account has "
+                     "ended. Sign in with the new password."), "success")
+            return redirect(url_for("auth.login"))
+        return render_template("auth/reset_password.html", form=None), 400
+    return render_template("auth/reset_password.html", form=form), 400 if form.errors else 200
 
 
 @bp.post("/logout")

@@ -1,13 +1,18 @@
-"""Account logic, callable without a request: registration, authentication, staff creation."""
+"""Account logic, callable without a request: registration, verification links, password
+reset and changes, authentication, organizations' approval, suspension, staff creation."""
 from __future__ import annotations
+
+import secrets
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth import tokens
 from portal.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.models import Account
+from portal.models.accounts import APPROVED, PENDING, REJECTED
 from portal.reference import (
     ORGANIZATION_TYPES,
     REGIONS,
@@ -52,6 +57,7 @@ def register(role: str, email: str, password: str, display_name: str,
         email=normalize_email(email), password_hash=password_hash, role=role,
         display_name=display_name.strip(), organization_type=organization_type,
         region=region or None, locale=locale,
+        approval=PENDING if role == ROLE_ORGANIZATION else None,
     )
     db.session.add(account)
     try:
@@ -64,15 +70,135 @@ def register(role: str, email: str, password: str, display_name: str,
 
 
 def authenticate(email: str, password: str) -> Account | None:
-    """The account if the password is right; ``None`` otherwise, in the same time."""
+    """The account if the password is right; ``None`` otherwise, in the same time.
+
+    A suspended account is returned too: the sign-in page tells its owner (who knows the
+    password) why they cannot go further.
+    """
     account = find_account(email)
     if not verify_password(account.password_hash if account else None, password):
         return None
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    account.last_login_at = naive_utc_now()
+    if account.is_active:
+        account.last_login_at = naive_utc_now()
     db.session.commit()
     return account
+
+
+# --- Verification links -------------------------------------------------------------
+
+def verification_token(account: Account, email: str | None = None) -> str:
+    """A new verification link's token (earlier ones stop working)."""
+    tokens.void(account, "verify")
+    return tokens.issue(account, "verify", email or account.pending_email or account.email)
+
+
+def verify_email(token: str) -> Account | None:
+    """Follow a verification link: the address it names becomes the verified one."""
+    row = tokens.redeem(token, "verify")
+    if row is None:
+        return None
+    account = db.session.get(Account, row.account_id)
+    if account is None:
+        return None
+    if row.email and row.email != account.email:
+        # A changed address: it becomes the account's, unless another account took it.
+        if find_account(row.email) is not None:
+            return None
+        account.email = row.email
+        account.pending_email = None
+    account.email_verified_at = naive_utc_now()
+    db.session.commit()
+    return account
+
+
+# --- Passwords -----------------------------------------------------------------------
+
+def reset_token_for(email: str) -> tuple[Account, str] | None:
+    """A reset link for the account of ``email``, if there is an active one.
+
+    The caller answers the same either way; hashing a password here keeps the time the
+    same too (as sign-in and registration do).
+    """
+    hash_password(secrets.token_hex(8))
+    account = find_account(email)
+    if account is None or not account.is_active:
+        return None
+    tokens.void(account, "reset")
+    return account, tokens.issue(account, "reset")
+
+
+def reset_password(token: str, password: str) -> Account | None:
+    """Follow a reset link: a new password, and every session of the account ends."""
+    row = tokens.peek(token, "reset")
+    if row is None:
+        return None
+    account = db.session.get(Account, row.account_id)
+    problem = password_problem(password, account.email)
+    if problem:
+        raise AccountError(str(problem))
+    if tokens.redeem(token, "reset") is None:
+        return None
+    _set_password(account, password)
+    # Whoever reset it reads the account's mail: the address is verified as well.
+    account.email_verified_at = account.email_verified_at or naive_utc_now()
+    db.session.commit()
+    return account
+
+
+def change_password(account: Account, current: str, new: str) -> None:
+    if not verify_password(account.password_hash, current):
+        raise AccountError("wrong_password")
+    problem = password_problem(new, account.email)
+    if problem:
+        raise AccountError(str(problem))
+    _set_password(account, new)
+    db.session.commit()
+
+
+def _set_password(account: Account, password: str) -> None:
+    account.password_hash = hash_password(password)
+    account.session_version += 1  # every session, remembered ones too, ends here
+    tokens.void(account, "reset")
+
+
+def request_email_change(account: Account, new_email: str, password: str) -> str | None:
+    """Keep the new address pending and return its verification token (``None`` when the
+    address is already another account's: the page answers the same)."""
+    if not verify_password(account.password_hash, password):
+        raise AccountError("wrong_password")
+    new_email = normalize_email(new_email)
+    if new_email == account.email:
+        raise AccountError("same_email")
+    if find_account(new_email) is not None:
+        return None
+    account.pending_email = new_email
+    db.session.commit()
+    return verification_token(account, new_email)
+
+
+# --- Staff decisions -----------------------------------------------------------------
+
+def decide_organization(account: Account, approve: bool, reason: str = "") -> None:
+    if account.role != ROLE_ORGANIZATION:
+        raise AccountError("not_an_organization")
+    account.approval = APPROVED if approve else REJECTED
+    account.approval_reason = None if approve else reason.strip()[:500]
+    db.session.commit()
+
+
+def suspend(account: Account) -> None:
+    if account.is_staff:
+        raise AccountError("staff_accounts_are_not_suspended_here")
+    account.suspended_at = naive_utc_now()
+    account.session_version += 1
+    db.session.commit()
+
+
+def reinstate(account: Account) -> None:
+    account.suspended_at = None
+    db.session.commit()
 
 
 def create_staff(email: str, password: str, display_name: str = "") -> Account:
@@ -85,8 +211,65 @@ def create_staff(email: str, password: str, display_name: str = "") -> Account:
         raise AccountError(str(problem))
     if find_account(email) is not None:
         raise AccountError(f"an account already exists for {email}")
+    # The CLI's operator vouches for the address; the second factor is set up at the
+    # first sign-in.
     account = Account(email=email, password_hash=hash_password(password), role=ROLE_STAFF,
-                      display_name=display_name or email.split("@")[0])
+                      display_name=display_name or email.split("@")[0],
+                      email_verified_at=naive_utc_now())
     db.session.add(account)
     db.session.commit()
     return account
+
+
+def reset_second_factor(account: Account) -> None:
+    """The staff member sets up a new second factor at the next sign-in (CLI only)."""
+    account.totp_secret = None
+    account.totp_enabled_at = None
+    account.totp_last_step = None
+    account.session_version += 1
+    db.session.commit()
+
+
+# --- Second factor (staff) -------------------------------------------------------------
+
+TOTP_ISSUER = "Portail Semaine nationale"
+
+
+def new_totp_secret() -> str:
+    import pyotp
+
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, email: str) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
+
+
+def check_totp(secret: str | None, code: str, last_step: int | None) -> int | None:
+    """The time step the code belongs to (now, or one step either side for clock drift),
+    if it is right and later than the last one used; ``None`` otherwise (no replay)."""
+    import hmac
+
+    import pyotp
+
+    from portal.clock import now
+
+    if not secret or not code:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now().timestamp()) // totp.interval
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code) and \
+                (last_step is None or step > last_step):
+            return step
+    return None
+
+
+def enable_totp(account: Account, secret: str, step: int) -> None:
+    if account.totp_enabled_at is None:
+        account.totp_secret = secret
+        account.totp_enabled_at = naive_utc_now()
+    account.totp_last_step = step
+    db.session.commit()

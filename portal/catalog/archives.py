@@ -8,9 +8,12 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import time
+import weakref
 import zipfile
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.catalog.services import download_filename
@@ -33,12 +36,37 @@ def archive_filename(kit: Kit, language: str) -> str:
     return f"{kit.title(language)} - {kit.campaign.year}.zip"
 
 
+# A ZIP's key names its content for good (the fingerprint of the kit's versions) and the
+# portal never deletes it, so a process that has seen the file does not ask the storage
+# again (with S3, a request per download) for a while; it does now and then, in case
+# someone removed it by hand. Per storage object, that is per app and process.
+STORED_RECHECK_SECONDS = 300
+_seen_stored: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _stored(storage, key: str) -> bool:
+    seen = _seen_stored.setdefault(storage, {})
+    if seen.get(key, 0.0) > time.monotonic():
+        return True
+    if not storage.exists(key):
+        return False
+    seen[key] = time.monotonic() + STORED_RECHECK_SECONDS
+    return True
+
+
+@cache
+def _archive_query():
+    # Built once per process: composing a statement costs more CPU than running it.
+    return select(KitArchive).where(KitArchive.kit_id == bindparam("kit_id"),
+                                    KitArchive.fingerprint == bindparam("fingerprint"))
+
+
 def ensure_kit_archive(kit: Kit, storage) -> KitArchive:
     """The kit's ZIP for its current versions, building and storing it if needed."""
     fingerprint = kit_fingerprint(kit)
-    archive = db.session.scalars(select(KitArchive).where(
-        KitArchive.kit_id == kit.id, KitArchive.fingerprint == fingerprint)).first()
-    if archive is not None and storage.exists(archive.storage_key):
+    archive = db.session.scalars(_archive_query(), {"kit_id": kit.id,
+                                                    "fingerprint": fingerprint}).first()
+    if archive is not None and _stored(storage, archive.storage_key):
         return archive
     key = f"zips/{kit.slug}/{fingerprint[:24]}.zip"
     members = [m for m in kit.materials if m.current_version is not None]

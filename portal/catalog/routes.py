@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.auth.access import refusal_page
 from portal.catalog import bp
 from portal.catalog.archives import archive_filename, ensure_kit_archive
 from portal.catalog.services import (
@@ -11,7 +12,9 @@ from portal.catalog.services import (
     NotFound,
     current_campaign,
     download_filename,
+    download_refusal,
     filter_materials,
+    get_download,
     get_kit,
     get_material,
     list_kits,
@@ -34,12 +37,14 @@ def _kit_or_404(slug: str):
 
 
 def _require_download_right(kit):
-    """Visitors are sent to sign in; signed-in accounts outside the audience get a 403."""
-    if not current_user.is_authenticated:
+    """Visitors are sent to sign in; an unconfirmed address or an organization waiting
+    for approval gets a page saying what to do; others outside the audience a 403."""
+    refusal = download_refusal(current_user, kit)
+    if refusal is None:
+        return None
+    if refusal == "sign_in":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if not may_download(current_user, kit):
-        abort(403)
-    return None
+    return refusal_page(refusal)
 
 
 @bp.get("/")
@@ -83,11 +88,11 @@ def thumbnail(kit_slug, material_slug, language):
 
 @bp.get(f"/kits/{MATERIAL}/download")
 def download_material(kit_slug, material_slug, language):
-    kit = _kit_or_404(kit_slug)
     try:
-        material = get_material(kit, material_slug, language)
+        material = get_download(kit_slug, material_slug, language)
     except NotFound:
         abort(404)
+    kit = material.kit
     refusal = _require_download_right(kit)
     if refusal is not None:
         return refusal

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from portal.clock import today_in_montreal
 from portal.extensions import db
 from portal.models import Account, Campaign, Kit, Material
-from portal.reference import AUDIENCE_ROLES, LANGUAGES, MATERIAL_KINDS
+from portal.reference import APPROVED_AUDIENCES, AUDIENCE_ROLES, LANGUAGES, MATERIAL_KINDS
 
 
 class NotFound(LookupError):
@@ -20,11 +21,28 @@ class NotAllowed(PermissionError):
     """The account may not download this kit."""
 
 
-def may_download(account: Account | None, kit: Kit) -> bool:
-    """The audience table: which roles may download a kit of this audience."""
+def download_refusal(account: Account | None, kit: Kit) -> str | None:
+    """Why this account may not download this kit now, or ``None`` if it may.
+
+    ``sign_in`` (a visitor), ``verify`` (address not confirmed yet), ``approval``
+    (an organization not approved yet asking for professional materials), ``audience``
+    (the kit is not meant for this kind of account).
+    """
     if account is None or not getattr(account, "is_authenticated", False):
-        return False
-    return account.role in AUDIENCE_ROLES.get(kit.audience, frozenset())
+        return "sign_in"
+    if account.role not in AUDIENCE_ROLES.get(kit.audience, frozenset()):
+        return "audience"
+    if not account.is_verified:
+        return "verify"
+    if kit.audience in APPROVED_AUDIENCES and not (account.is_staff or
+                                                    account.is_approved_organization):
+        return "approval"
+    return None
+
+
+def may_download(account: Account | None, kit: Kit) -> bool:
+    """The audience table, the address confirmed, the organization approved if needed."""
+    return download_refusal(account, kit) is None
 
 
 def current_campaign() -> Campaign | None:
@@ -92,11 +110,18 @@ def filter_materials(materials, filters: CatalogFilters) -> list[Material]:
     ]
 
 
+@cache
+def _kit_query():
+    # Built once per process: composing a statement costs more CPU than running it.
+    return (select(Kit).where(Kit.slug == bindparam("slug"))
+            .options(joinedload(Kit.campaign),
+                     joinedload(Kit.materials).joinedload(Material.current_version)))
+
+
 def get_kit(slug: str) -> Kit:
-    kit = db.session.scalars(
-        select(Kit).where(Kit.slug == slug)
-        .options(selectinload(Kit.materials).selectinload(Material.current_version))
-    ).first()
+    """A kit with its campaign and its materials' current versions, in one query."""
+    # one_or_none, not first: the joined materials span several rows, all to be read.
+    kit = db.session.scalars(_kit_query(), {"slug": slug}).unique().one_or_none()
     if kit is None:
         raise NotFound(slug)
     return kit
@@ -109,6 +134,26 @@ def get_material(kit: Kit, material_slug: str, language: str) -> Material:
                 break
             return material
     raise NotFound(f"{kit.slug}/{material_slug}/{language}")
+
+
+@cache
+def _download_query():
+    return (select(Material)
+            .join(Material.kit).join(Kit.campaign).join(Material.current_version)
+            .where(Kit.slug == bindparam("kit"), Material.slug == bindparam("material"),
+                   Material.language == bindparam("language"))
+            .options(contains_eager(Material.kit).contains_eager(Kit.campaign),
+                     contains_eager(Material.current_version)))
+
+
+def get_download(kit_slug: str, material_slug: str, language: str) -> Material:
+    """A material that can be downloaded, with its kit, the kit's campaign and its current
+    version, in one query: all a download needs from the catalog (``material.kit``)."""
+    material = db.session.scalars(_download_query(), {
+        "kit": kit_slug, "material": material_slug, "language": language}).first()
+    if material is None:
+        raise NotFound(f"{kit_slug}/{material_slug}/{language}")
+    return material
 
 
 def download_filename(kit: Kit, material: Material) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Account, BackgroundJob, Campaign, CobrandProfile, DownloadEvent
+from portal.models.accounts import APPROVED
 from portal.personalize.documents import DocumentUnavailable, document_for, ensure_ready
 from portal.personalize.services import cobrand_data, personalizable_materials
 from portal.reference import ROLE_ORGANIZATION
@@ -25,11 +26,14 @@ from portal.storage import get_storage
 
 
 def organizations_to_prepare() -> list[tuple[Account, CobrandProfile]]:
-    """Organizations that may print co-branded documents and have said what to print."""
+    """Organizations that may print co-branded documents (verified, approved, not
+    suspended) and have said what to print."""
     return list(db.session.execute(
         select(Account, CobrandProfile).join(CobrandProfile,
                                              CobrandProfile.account_id == Account.id)
-        .where(Account.role == ROLE_ORGANIZATION).order_by(Account.id)))
+        .where(Account.role == ROLE_ORGANIZATION, Account.approval == APPROVED,
+               Account.email_verified_at.is_not(None), Account.suspended_at.is_(None))
+        .order_by(Account.id)))
 
 
 def prepare_posters(job: BackgroundJob, progress) -> None:

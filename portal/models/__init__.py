@@ -1,5 +1,6 @@
 """The portal's database models, one module per area."""
-from portal.models.accounts import Account
+from portal.models.accounts import Account, AccountToken
+from portal.models.audit import AuditEntry
 from portal.models.catalog import (
     Campaign,
     Kit,
@@ -28,6 +29,8 @@ from portal.models.tracking import DownloadEvent
 
 __all__ = [
     "Account",
+    "AccountToken",
+    "AuditEntry",
     "BackgroundJob",
     "Campaign",
     "CobrandProfile",

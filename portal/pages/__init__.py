@@ -1,4 +1,4 @@
-"""Plain public pages: help resources, about, and the public counter (page and JSON)."""
+"""Plain public pages: help resources, about, privacy, and the public counter (page and JSON)."""
 from __future__ import annotations
 
 import time
@@ -17,6 +17,11 @@ _counter_cache: dict[int, tuple[float, dict]] = {}
 @bp.get("/help")
 def help_resources():
     return render_template("pages/help.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("pages/privacy.html")
 
 
 @bp.get("/about")

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from portal.auth.access import citizen_refusal, cobrand_refusal, refusal_page
 from portal.catalog.services import current_campaign
 from portal.clock import today_in_montreal
 from portal.extensions import db
@@ -33,7 +34,6 @@ from portal.personalize.services import (
     personalizable_materials,
     save_profile,
 )
-from portal.reference import ROLE_CITIZEN, ROLE_ORGANIZATION, ROLE_STAFF
 from portal.storage import get_storage
 from portal.tracking.events import record_download
 from portal.tracking.scans import document_by_qr_token, record_scan
@@ -41,13 +41,16 @@ from portal.tracking.scans import document_by_qr_token, record_scan
 PUBLIC_ID = "<string(length=32):public_id>"
 
 
-def roles_required(*roles):
+def allowed_by(refusal_of):
+    """Signed in, and ``refusal_of(account)`` finds nothing against it; otherwise a page
+    that says what to do (confirm the address, wait for approval) or a 403."""
     def decorator(view):
         @wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
-            if current_user.role not in roles:
-                abort(403)
+            refusal = refusal_of(current_user)
+            if refusal is not None:
+                return refusal_page(refusal)
             return view(*args, **kwargs)
         return wrapped
     return decorator
@@ -70,7 +73,7 @@ def _ready_or_503(document):
 
 
 @bp.route("/personalize", methods=["GET", "POST"])
-@roles_required(ROLE_ORGANIZATION, ROLE_STAFF)
+@allowed_by(cobrand_refusal)
 def cobrand():
     profile = get_profile(current_user)
     campaign = current_campaign()
@@ -136,7 +139,7 @@ def _document_filename(document) -> str:
 
 
 @bp.route("/certificate", methods=["GET", "POST"])
-@roles_required(ROLE_CITIZEN, ROLE_STAFF)
+@allowed_by(citizen_refusal)
 def certificate():
     form = CertificateForm()
     if request.method == "GET":
@@ -159,7 +162,7 @@ def certificate():
 
 
 @bp.route("/frame", methods=["GET", "POST"])
-@roles_required(ROLE_CITIZEN, ROLE_STAFF)
+@allowed_by(citizen_refusal)
 def frame():
     form = FrameForm()
     if form.validate_on_submit():

@@ -1,6 +1,7 @@
-"""Ministry staff: the campaign dashboard, campaigns, exports, background jobs."""
+"""Ministry staff: the campaign dashboard, campaigns, exports, background jobs, accounts
+(organizations to approve, suspensions, revoked documents) and the audit log."""
 from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from portal.staff import jobs, routes  # noqa: E402,F401
+from portal.staff import accounts, jobs, routes  # noqa: E402,F401

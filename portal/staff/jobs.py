@@ -8,6 +8,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, IntegerField
 from wtforms.validators import AnyOf, DataRequired
 
+from portal.audit import record
 from portal.extensions import db
 from portal.forms import PortalForm
 from portal.jobs.queue import KINDS, submit
@@ -58,6 +59,7 @@ def start_job():
         flash(_("This job could not be started: choose a campaign and try again."), "error")
         return redirect(url_for("staff.jobs"))
     job = submit(form.kind.data, campaign=campaign, account=current_user)
+    record("job_started", f"job:{job.public_id}", f"{job.kind}, campaign {campaign.year}")
     flash(_("The job has started. Its progress is shown below."), "success")
     return redirect(url_for("staff.jobs", _anchor=f"job-{job.public_id}"))
 

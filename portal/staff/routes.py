@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
+from portal.audit import record
 from portal.clock import today_in_montreal
 from portal.extensions import db
 from portal.i18n import current_language
@@ -121,7 +122,11 @@ def export_figures():
         abort(400)
     figures = figures_for(campaign, filters)
     name = f"figures-{campaign.year}-{filters.start}-{filters.end}.csv"
-    return Response(stream_with_context(csv_lines(figure_rows(figures, current_language()))),
+    # A few hundred rows: made before the audit entry's commit expires what they read.
+    rows = list(figure_rows(figures, current_language()))
+    record("figures_exported", f"campaign:{campaign.year}",
+           request.query_string.decode("utf-8", "replace"))
+    return Response(stream_with_context(csv_lines(rows)),
                     mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -130,6 +135,8 @@ def export_figures():
 @staff_required
 def export_events():
     campaign, form, filters, error = _dashboard_state()
+    record("events_exported", f"campaign:{campaign.year}")
+    db.session.refresh(campaign)  # read again after the audit entry's commit
     name = f"download-events-{campaign.year}.csv"
     return Response(stream_with_context(csv_lines(event_rows(campaign))), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -137,6 +144,7 @@ def export_events():
 
 def _store_campaign(form, campaign: Campaign, message: str):
     """Save a validated campaign form; a redirect, or ``None`` with the error on the form."""
+    created = campaign.id is None
     save_campaign(form, campaign)
     db.session.add(campaign)
     try:
@@ -145,6 +153,9 @@ def _store_campaign(form, campaign: Campaign, message: str):
         db.session.rollback()
         form.year.errors.append(_("A campaign already exists for this year."))
         return None
+    record("campaign_created" if created else "campaign_edited", f"campaign:{campaign.year}",
+           f"{campaign.starts_on}..{campaign.ends_on}, targets {campaign.target_kits}/"
+           f"{campaign.target_organizations}")
     flash(message % {"year": campaign.year}, "success")
     return redirect(url_for("staff.campaign_list"))
 
