@@ -111,6 +111,7 @@ def settings_for_tests(base: Path, url: str, smtp_port: int) -> dict:
         "MATERIALS_PATH": str(PROJECT_ROOT / "materials"),
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        "JOBS_DEFER_THREADS": True,  # see portal/jobs/queue.py
         "TEST_BASE": str(base),
     }
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "portal"
 KINDS = ("prepare_posters", "export_events")
 _threads: list[threading.Thread] = []
+_deferred: list[threading.Thread] = []
 _connections: dict = {}
 
 
@@ -85,11 +86,20 @@ def _start_thread(app: Flask, job_id: int) -> None:
             db.session.remove()
 
     thread = threading.Thread(target=run, name=f"portal-job-{job_id}", daemon=True)
+    if app.config.get("JOBS_DEFER_THREADS"):
+        # Tests: every thread shares the test's one database connection, so a job's
+        # thread starts when the test waits for it, not while a request still runs.
+        _deferred.append(thread)
+        return
     _threads.append(thread)
     thread.start()
 
 
 def wait_for_threads(timeout: float = 60) -> None:
     """Wait for the jobs running in this process's threads (tests, clean shutdown)."""
+    while _deferred:
+        thread = _deferred.pop(0)
+        thread.start()
+        thread.join(timeout)
     while _threads:
         _threads.pop().join(timeout)
