@@ -69,6 +69,12 @@ def test_access_table(client, as_role, route, role, expected):
     as_role(role)
     response = client.get(route)
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    # Every answer, whatever it is, carries the security headers.
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     if expected == 302:
         assert "/account/login" in response.headers["Location"]
 
