@@ -148,3 +148,17 @@ def test_the_rollup_loop_keeps_going_through_a_database_error(runner, monkeypatc
     result = runner.invoke(args=["rollup", "--every", "1"])
     assert len(rounds) == 2
     assert "Database unavailable" in result.output and "3 event(s)" in result.output
+
+
+def test_mails_a_client_can_trigger_are_limited(app, smtp_inbox):
+    """Password-reset mails: 5 an hour per client address, then a translated refusal."""
+    portal = server(app, smtp_inbox)
+    client = portal.test_client()
+    for _ in range(5):
+        answer = client.post("/account/reset", data={"email": "nobody@example.org"},
+                             environ_base={"REMOTE_ADDR": "203.0.113.9"})
+        assert answer.status_code == 302
+    refused = client.post("/account/reset?lang=en", data={"email": "nobody@example.org"},
+                          environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.get_data(as_text=True)
