@@ -1,0 +1,306 @@
+"""User journeys and accessibility in a real browser: Playwright driving Debian's
+Chromium against the portal served by gunicorn on loopback (a fresh SQLite database, the
+kits imported, mail written to a folder the test reads).
+
+Journeys: a visitor switches language, browses and is asked to sign in; a citizen
+registers, confirms the address, makes the certificate and the profile frame (all by
+keyboard); an organization registers, confirms, waits for approval, staff approve it
+(second factor set up in the browser), it co-brands the poster with a logo, sees the
+preview and downloads it, and the staff dashboard shows the download without a reload.
+Then axe-core checks the main pages in both languages at 360 and 1280 pixels wide, and a
+screenshot of each is saved under ``artifacts/screenshots/``.
+
+The tests of this module run in order: later ones use the accounts earlier ones made.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import time
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from portal.config import PROJECT_ROOT
+from tests.conftest import PASSWORD, free_port
+from tests.test_servers import wait_until_healthy
+
+pytestmark = pytest.mark.no_db_isolation  # the server has its own database
+
+CHROMIUM = "/usr/bin/chromium"
+FLASK = str(PROJECT_ROOT / ".venv" / "bin" / "flask")
+GUNICORN = str(PROJECT_ROOT / ".venv" / "bin" / "gunicorn")
+CLOCK_START = "2027-03-03T10:00:00-05:00"  # during the week, so the dashboard counts
+SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+STAFF_EMAIL = "personnel@example.org"
+WIDTHS = (360, 1280)
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI needs Debian's chromium: bash scripts/setup.sh --dev")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+class Live:
+    url: str
+    mail: Path
+    clock_started: float
+    contexts: dict
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser")
+    env = {**os.environ, "PORTAL_DATABASE_URL": f"sqlite:///{base / 'portal.db'}",
+           "PORTAL_STORAGE_PATH": str(base / "storage"), "PORTAL_MAIL_FOLDER": str(base / "mail"),
+           "PORTAL_SECRET_KEY": "browser-tests-secret", "PORTAL_CLOCK_START": CLOCK_START,
+           "PORTAL_WORKERS": "1", "PORTAL_THREADS": "8"}
+    for name in ("PORTAL_SMTP_URL", "PORTAL_REDIS_URL", "PORTAL_STORAGE"):
+        env.pop(name, None)
+    for command in (["db", "upgrade"], ["import-materials"]):
+        subprocess.run([FLASK, "--app", "wsgi", *command], cwd=PROJECT_ROOT, env=env,
+                       check=True, capture_output=True, timeout=300)
+    subprocess.run([FLASK, "--app", "wsgi", "create-staff", STAFF_EMAIL, "--password-stdin"],
+                   input=PASSWORD + "\n", text=True, cwd=PROJECT_ROOT, env=env, check=True,
+                   capture_output=True)
+    port = free_port()
+    server = subprocess.Popen([GUNICORN, "wsgi:app", "--bind", f"127.0.0.1:{port}",
+                               "--access-logfile", "/dev/null"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.DEVNULL,
+                              stderr=(base / "server.log").open("wb"))
+    state = Live()
+    state.url, state.mail, state.contexts = f"http://127.0.0.1:{port}", base / "mail", {}
+    try:
+        wait_until_healthy(state.url)
+        import urllib.request
+
+        urllib.request.urlopen(state.url + "/").read()  # the server's clock starts now
+        state.clock_started = time.time()
+        yield state
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshot_folder():
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+
+
+def new_page(browser, live, name: str, width: int = 1280):
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  accept_downloads=True, locale="fr-CA")
+    live.contexts[name] = context
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+def last_link(live, path: str) -> str:
+    newest = max(live.mail.glob("*.eml"), key=lambda item: item.stat().st_mtime)
+    body = message_from_bytes(newest.read_bytes(), policy=policy.default) \
+        .get_body(("plain",)).get_content()
+    found = re.search(rf"https?://[^/\s]+({path}\S+)", body)
+    assert found, body
+    return live.url + found.group(1)
+
+
+def type_into(page, selector: str, text: str) -> None:
+    """Reach a field with the keyboard's focus and type, as a person would."""
+    page.focus(selector)
+    page.keyboard.type(text)
+
+
+def png(width=1200, height=600, colour=(30, 110, 170)) -> bytes:
+    image = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(image).ellipse((40, 40, width - 40, height - 40), fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def screenshot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+# --- Journeys ----------------------------------------------------------------------
+
+def test_visitor_switches_language_browses_and_is_asked_to_sign_in(browser, live):
+    page = new_page(browser, live, "visitor")
+    page.goto(live.url + "/")
+    assert page.locator("html").get_attribute("lang") == "fr-CA"
+    assert "1 888 933-9007" in page.inner_text("body")  # help lines on every page
+    page.focus('a[hreflang="en"]')  # by keyboard
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("html").get_attribute("lang") == "en-CA"
+    page.click("nav >> text=Kits")
+    page.locator("a[href^='/kits/trousse-citoyens']").first.click()
+    assert "/kits/trousse-citoyens" in page.url
+    page.goto(live.url + "/kits/trousse-citoyens/fiche-information/fr/download")
+    assert "/account/login" in page.url
+    assert page.locator("html").get_attribute("lang") == "en-CA"  # remembered
+    # The quick exit works by keyboard and leaves for a neutral site.
+    exit_link = page.locator("#quick-exit")
+    assert exit_link.is_visible() and "meteomedia" in exit_link.get_attribute("href")
+
+
+def test_citizen_registers_and_makes_certificate_and_frame_by_keyboard(browser, live):
+    page = new_page(browser, live, "citizen")
+    page.goto(live.url + "/account/register/citizen")
+    type_into(page, "#display_name", "Camille Tremblay")
+    type_into(page, "#email", "camille@example.org")
+    type_into(page, "#password", PASSWORD)
+    type_into(page, "#confirm", PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/account/registered" in page.url
+    page.goto(last_link(live, "/account/verify/"))
+    page.focus("main form button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/account/login" in page.url
+    type_into(page, "#email", "camille@example.org")
+    type_into(page, "#password", PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.goto(live.url + "/certificate")
+    type_into(page, "#display_name", "Camille Tremblay")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    link = page.locator("a[href*='/documents/'][href$='/download']").first
+    link.focus()
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
+    page.goto(live.url + "/frame")
+    photo = live.mail.parent / "photo.png"
+    photo.write_bytes(png(900, 900, (200, 80, 60)))
+    page.set_input_files("#photo", str(photo))
+    page.focus("main form button[type=submit]")
+    with page.expect_download() as framed:
+        page.keyboard.press("Enter")
+    assert Path(framed.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def staff_signs_in(browser, live):
+    import pyotp
+
+    page = new_page(browser, live, "staff")
+    page.goto(live.url + "/account/login")
+    page.fill("#email", STAFF_EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    secret = page.inner_text("code.totp-key")
+    moment = datetime.fromisoformat(CLOCK_START) + timedelta(
+        seconds=time.time() - live.clock_started)
+    page.fill("#code", pyotp.TOTP(secret).at(moment))
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/staff/dashboard")
+    return page
+
+
+def test_organization_waits_for_approval_then_co_brands_and_staff_see_it(browser, live):
+    page = new_page(browser, live, "organization")
+    page.goto(live.url + "/account/register/organization")
+    page.fill("#organization_name", "Maison des jeunes Le Tournant")
+    page.select_option("#organization_type", "community")
+    page.select_option("#region", "03")
+    page.fill("#email", "direction@tournant.example.org")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.goto(last_link(live, "/account/verify/"))
+    page.click("main form button[type=submit]")
+    page.fill("#email", "direction@tournant.example.org")
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.goto(live.url + "/personalize")
+    assert "approuv" in page.inner_text("main")  # it waits for approval
+
+    staff = staff_signs_in(browser, live)
+    staff.goto(live.url + "/staff/organizations")
+    staff.click("main button:has-text('Approuver')")
+    assert "Aucun organisme" in staff.inner_text("main")  # the queue is empty again
+    staff.goto(live.url + "/staff/dashboard")
+    before = staff.inner_text("#live")
+
+    page.goto(live.url + "/personalize")
+    page.fill("#organization_name", "Maison des jeunes Le Tournant")
+    logo = live.mail.parent / "logo.png"
+    logo.write_bytes(png())
+    page.set_input_files("#logo", str(logo))
+    page.click("main form button[type=submit]")
+    preview = page.locator("img.preview").first
+    preview.wait_for()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle(),
+        timeout=60_000)
+    with page.expect_download() as download:
+        page.locator("a[href*='/documents/'][href$='/download']").first.click()
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
+    # The dashboard's live part shows it without a reload (it refreshes every 10 s).
+    staff.wait_for_function(
+        "before => document.getElementById('live').innerText !== before", arg=before,
+        timeout=45_000)
+    assert "1" in staff.inner_text("#live dl.totals")
+
+
+# --- Accessibility -----------------------------------------------------------------
+
+PAGES = {
+    "home": ("visitor", "/"),
+    "kit": ("visitor", "/kits/trousse-organismes"),
+    "register": ("visitor", "/account/register/organization"),
+    "sign-in": ("visitor", "/account/login"),
+    "personalize": ("organization", "/personalize"),
+    "certificate": ("citizen", "/certificate"),
+    "dashboard": ("staff", "/staff/dashboard"),
+    "error": ("visitor", "/kits/no-such-kit"),
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_pages_have_no_serious_accessibility_violations(browser, live, language, width):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    problems, minor = [], []
+    for name, (who, path) in PAGES.items():
+        context = live.contexts[who]
+        page = context.new_page()
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live.url}{path}{'&' if '?' in path else '?'}lang={language}")
+        assert page.locator("html").get_attribute("lang").startswith(language)
+        results = axe.run(page)
+        for violation in results.response["violations"]:
+            entry = f"{name} [{language}, {width}px]: {violation['id']} ({violation['impact']}) " \
+                    f"on {len(violation['nodes'])} element(s): {violation['help']}"
+            (problems if violation["impact"] in ("serious", "critical") else minor).append(entry)
+        screenshot(page, f"{name}-{language}-{width}")
+        page.close()
+    for entry in minor:  # listed, not failed
+        print("axe (minor or moderate):", entry)
+    assert not problems, "\n".join(problems)
