@@ -4,7 +4,8 @@ kits imported, mail written to a folder the test reads).
 
 Journeys: a visitor switches language, browses and is asked to sign in; a citizen
 registers, confirms the address, makes the certificate and the profile frame (all by
-keyboard); an organization registers, confirms, waits for approval, staff approve it
+keyboard); an organization registers, confirms, waits for approval (by keyboard too),
+staff approve it
 (second factor set up in the browser), it co-brands the poster with a logo, sees the
 preview and downloads it, and the staff dashboard shows the download without a reload.
 Then axe-core checks the main pages in both languages at 360 and 1280 pixels wide, and a
@@ -224,24 +225,32 @@ def staff_signs_in(browser, live):
 def test_organization_waits_for_approval_then_co_brands_and_staff_see_it(browser, live):
     page = new_page(browser, live, "organization")
     page.goto(live.url + "/account/register/organization")
-    page.fill("#organization_name", "Maison des jeunes Le Tournant")
+    type_into(page, "#organization_name", "Maison des jeunes Le Tournant")
+    page.focus("#organization_type")
     page.select_option("#organization_type", "community")
+    page.focus("#region")
     page.select_option("#region", "03")
-    page.fill("#email", "direction@tournant.example.org")
-    page.fill("#password", PASSWORD)
-    page.fill("#confirm", PASSWORD)
-    page.click("main form button[type=submit]")
+    type_into(page, "#email", "direction@tournant.example.org")
+    type_into(page, "#password", PASSWORD)
+    type_into(page, "#confirm", PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.goto(last_link(live, "/account/verify/"))
-    page.click("main form button[type=submit]")
-    page.fill("#email", "direction@tournant.example.org")
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
+    page.focus("main form button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    type_into(page, "#email", "direction@tournant.example.org")
+    type_into(page, "#password", PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.goto(live.url + "/personalize")
     assert "approuv" in page.inner_text("main")  # it waits for approval
 
     staff = staff_signs_in(browser, live)
     staff.goto(live.url + "/staff/organizations")
-    staff.click("main button:has-text('Approuver')")
+    staff.focus("main button:has-text('Approuver')")
+    with staff.expect_navigation():
+        staff.keyboard.press("Enter")
     assert "Aucun organisme" in staff.inner_text("main")  # the queue is empty again
     staff.goto(live.url + "/staff/dashboard")
     before = staff.inner_text("#live")
@@ -250,15 +259,18 @@ def test_organization_waits_for_approval_then_co_brands_and_staff_see_it(browser
     page.fill("#organization_name", "Maison des jeunes Le Tournant")
     logo = live.mail.parent / "logo.png"
     logo.write_bytes(png())
-    page.set_input_files("#logo", str(logo))
-    page.click("main form button[type=submit]")
+    page.set_input_files("#logo", str(logo))  # a file chooser: the one step not typed
+    page.focus("main form button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     preview = page.locator("img.preview").first
     preview.wait_for()
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle(),
         timeout=60_000)
+    page.locator("a[href*='/documents/'][href$='/download']").first.focus()
     with page.expect_download() as download:
-        page.locator("a[href*='/documents/'][href$='/download']").first.click()
+        page.keyboard.press("Enter")
     assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
     # The dashboard's live part shows it without a reload (it refreshes every 10 s).
     staff.wait_for_function(
