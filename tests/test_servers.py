@@ -1,6 +1,7 @@
-"""Two gunicorn instances on different ports, one database, one storage and one Redis:
-they serve the same users and the same figures (a session signed by one is honoured by
-the other; a download on one shows on the other's dashboard)."""
+"""Two gunicorn instances on different ports, one database (PostgreSQL in the PostgreSQL
+run), one S3 bucket (moto's server over HTTP) and one Redis: they serve the same users and
+the same figures (a session signed by one is honoured by the other; a download on one,
+answered by a presigned URL, shows on the other's dashboard)."""
 from __future__ import annotations
 
 import csv
@@ -48,14 +49,41 @@ def database_url(tmp_path_factory):
 class Servers:
     urls: list[str]
     mail_folder: Path
+    s3_endpoint: str
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory, database_url):
+def s3_endpoint():
+    """moto's S3 server in a process of its own, on a free loopback port."""
+    port = free_port()
+    server = subprocess.Popen([str(PROJECT_ROOT / ".venv" / "bin" / "moto_server"), "-H",
+                               "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(endpoint, timeout=2)
+            break
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    requests.put(f"{endpoint}/portal-servers", timeout=10)  # the bucket
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, database_url, s3_endpoint):
     servers = Servers()
     base = tmp_path_factory.mktemp("two-servers")
     env = {**os.environ, "PORTAL_DATABASE_URL": database_url,
-           "PORTAL_STORAGE_PATH": str(base / "storage"), "PORTAL_MAIL_FOLDER": str(base / "mail"),
+           "PORTAL_STORAGE": "s3", "PORTAL_S3_BUCKET": "portal-servers",
+           "PORTAL_S3_ENDPOINT_URL": s3_endpoint, "PORTAL_S3_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "PORTAL_MAIL_FOLDER": str(base / "mail"),
            "PORTAL_SECRET_KEY": "the-same-secret-on-every-server", "PORTAL_CLOCK_START": WEEK_TIME,
            "PORTAL_WORKERS": "1", "PORTAL_THREADS": "2"}
     env.pop("PORTAL_SMTP_URL", None)
@@ -70,6 +98,7 @@ def servers(tmp_path_factory, database_url):
     assert "created" in staff.stdout
     processes, urls = [], []
     servers.mail_folder = base / "mail"
+    servers.s3_endpoint = s3_endpoint
     for _ in range(2):
         port = free_port()
         processes.append(subprocess.Popen(
@@ -156,10 +185,14 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
     # ...and downloads on the second, with the session the first one signed.
     clock_started = time.time()  # the second server's first reading of its clock
     download = organization.get(f"{second}/kits/trousse-organismes/affiche/fr/download",
-                                timeout=30)
-    assert download.status_code == 200 and download.content[:5] == b"%PDF-"
-    zipped = organization.get(f"{second}/kits/trousse-organismes/download.zip", timeout=60)
-    assert zipped.status_code == 200 and zipped.content[:2] == b"PK"
+                                timeout=30, allow_redirects=False)
+    assert download.status_code == 302  # to a presigned URL of the bucket
+    assert download.headers["Location"].startswith(servers.s3_endpoint)
+    assert requests.get(download.headers["Location"], timeout=30).content[:5] == b"%PDF-"
+    zipped = organization.get(f"{first}/kits/trousse-organismes/download.zip", timeout=60,
+                              allow_redirects=False)
+    assert zipped.status_code == 302
+    assert requests.get(zipped.headers["Location"], timeout=30).content[:2] == b"PK"
     # Staff sign in on the second server and read the figures on the first.
     staff = browser()
     token = csrf_token(staff, f"{second}/account/login")
