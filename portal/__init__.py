@@ -73,15 +73,16 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_account(session_id: str):
-        """A session names "<account id>:<session version>": a raised version (password
-        changed, account suspended) ends every session made before it."""
+        """A session names "<account id>:<session version>:<account nonce>": a raised
+        version (password changed, account suspended) ends every session made before it,
+        and a deleted account's sessions fit no other account."""
         from portal.extensions import db
 
-        account_id, _, version = session_id.partition(":")
-        if not (account_id.isdigit() and version.isdigit()):
+        parts = session_id.split(":")
+        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
             return None
-        account = db.session.get(Account, int(account_id))
-        if account is None or account.session_version != int(version) or not account.is_active:
+        account = db.session.get(Account, int(parts[0]))
+        if account is None or account.get_id() != session_id or not account.is_active:
             return None
         return account
 

@@ -10,6 +10,7 @@ import logging
 import smtplib
 import ssl
 import sys
+import threading
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -88,7 +89,10 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None
 def send_template(to: str, template: str, language: str, subject: str, **context) -> None:
     """Render ``templates/mail/<template>.txt`` in the recipient's language and send it.
 
-    ``subject`` is a lazy string so it is translated in that language too.
+    ``subject`` is a lazy string so it is translated in that language too. The mail is
+    rendered here and handed to the mail server by a background thread, so a page that
+    sends a mail only sometimes (a reset asked for a registered address) answers in the
+    same time as one that does not.
     """
     with force_locale(BABEL_LOCALES.get(language, "fr_CA")):
         from portal.layout import help_lines
@@ -96,9 +100,37 @@ def send_template(to: str, template: str, language: str, subject: str, **context
         text = render_template(f"mail/{template}.txt", language=language,
                                help_lines=help_lines(language), **context)
         subject_text = str(subject)
-    try:
-        send_mail(to, subject_text, text)
-    except MailError as exc:
-        # Never tell the person on the page whether a mail went out (it would reveal
-        # whether an address is registered); the operator sees it in the log.
-        log.error("mail %s not sent: %s", template, exc)
+    message = build_message(to, subject_text, text)
+    app = current_app._get_current_object()
+
+    def deliver():
+        with app.app_context():
+            try:
+                url = app.config.get("SMTP_URL")
+                if url:
+                    _send_smtp(url, message)
+                else:
+                    _send_console(message)
+            except MailError as exc:
+                # Never tell the person on the page whether a mail went out (it would
+                # reveal whether an address is registered); the operator sees the log.
+                log.error("mail %s not sent: %s", template, exc)
+
+    thread = threading.Thread(target=deliver, name=f"mail-{template}", daemon=True)
+    with _lock:
+        _pending.append(thread)
+    thread.start()
+
+
+_pending: list[threading.Thread] = []
+_lock = threading.Lock()
+
+
+def wait_for_mail(timeout: float = 30) -> None:
+    """Wait until the mails handed to background threads have gone (tests, shutdown)."""
+    while True:
+        with _lock:
+            if not _pending:
+                return
+            thread = _pending.pop(0)
+        thread.join(timeout)

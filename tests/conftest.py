@@ -162,12 +162,41 @@ def runner(app):
     return app.test_cli_runner()
 
 
+class Outbox:
+    """The mails received during a test; reading it first waits for the portal's mail
+    threads to hand over what they hold."""
+
+    def __init__(self, messages: list):
+        self._messages = messages
+
+    def _wait(self) -> list:
+        from portal.mail import wait_for_mail
+
+        wait_for_mail()  # the server files a mail before it answers the client's DATA
+        return self._messages
+
+    def __len__(self):
+        return len(self._wait())
+
+    def __getitem__(self, index):
+        return self._wait()[index]
+
+    def __iter__(self):
+        return iter(list(self._wait()))
+
+    def __bool__(self):
+        return bool(self._wait())
+
+    def clear(self):
+        self._wait().clear()
+
+
 @pytest.fixture
 def outbox(smtp_inbox):
     """The mails received by the loopback SMTP server during this test."""
     inbox = smtp_inbox[0]
     inbox.messages.clear()
-    return inbox.messages
+    return Outbox(inbox.messages)
 
 
 STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

@@ -344,3 +344,93 @@ def test_privacy_policy_in_both_languages(client, language, title):
 
 def test_totp_secret_is_not_the_fixture_secret_for_new_staff(make_account):
     assert make_account("staff", second_factor=False).totp_secret != STAFF_TOTP_SECRET
+
+
+# --- Found in review: each of these was a way around the rules ---------------------
+
+def test_a_link_only_confirms_the_mailbox_it_was_sent_to(client, outbox, login, make_account):
+    attacker = make_account("citizen", email="attacker@example.org", verified=False)
+    login(attacker)
+    client.post("/account/email", data={"email-new_email": "victim@example.com",
+                                        "email-current": PASSWORD})
+    outbox.clear()
+    client.post("/account/verify/resend")  # the link goes to the attacker's own address
+    mail = outbox[-1]
+    assert mail["To"] == "attacker@example.org"
+    follow_verification(client, link_in(mail, "/account/verify/"))
+    db.session.expire_all()
+    account = db.session.get(Account, attacker.id)
+    assert account.email == "attacker@example.org"  # never the victim's
+
+
+def test_email_change_answers_the_same_for_a_registered_address(client, outbox, login,
+                                                                make_account):
+    make_account("citizen", email="taken@example.org")
+    first = make_account("citizen", email="first@example.org")
+    login(first)
+    client.get("/")  # the sign-in message is shown once, here
+    taken = client.post("/account/email", data={"email-new_email": "taken@example.org",
+                                                "email-current": PASSWORD})
+    taken_page = client.get("/account/").get_data(as_text=True)
+    taken_mails = len(outbox)
+    outbox.clear()
+    free = client.post("/account/email", data={"email-new_email": "free@example.org",
+                                               "email-current": PASSWORD})
+    free_page = client.get("/account/").get_data(as_text=True)
+    assert taken.status_code == free.status_code == 302
+    assert taken_mails == len(outbox) == 2
+    assert taken_page.replace("taken@example.org", "X") == free_page.replace("free@example.org",
+                                                                             "X")
+
+
+def test_a_deleted_accounts_session_fits_no_new_account(client, app, make_account, login):
+    first = make_account("citizen", email="first@example.org")
+    login(first)
+    other_device = app.test_client()
+    other_device.post("/account/login", data={"email": first.email, "password": PASSWORD})
+    client.post("/account/delete", data={"delete-current": PASSWORD, "delete-understood": "y"})
+    make_account("citizen", email="second@example.org")  # may get the same id
+    data = other_device.get("/account/data.json")
+    assert data.status_code == 302  # signed out, not signed in as someone else
+
+
+def test_wrong_codes_are_counted_on_the_server_and_the_step_expires(app, client,
+                                                                   make_account, monkeypatch):
+    staff = make_account("staff")
+    client.post("/account/login", data={"email": staff.email, "password": PASSWORD})
+    saved = client.get_cookie("session").value
+    for _ in range(4):
+        client.post("/account/two-factor", data={"code": "000000"})
+    client.set_cookie("session", saved)  # replaying the cookie does not reset the count
+    locked = client.post("/account/two-factor", data={"code": "000000"})
+    assert locked.status_code == 302
+    client.set_cookie("session", saved)
+    assert client.post("/account/two-factor",
+                       data={"code": totp_code()}).status_code == 302
+    assert client.get("/staff/dashboard").status_code == 302  # still locked out
+    db.session.expire_all()
+    assert db.session.get(Account, staff.id).totp_locked_until is not None
+    # A password step more than five minutes old is no longer good.
+    fresh = app.test_client()
+    other = make_account("staff")
+    fresh.post("/account/login", data={"email": other.email, "password": PASSWORD})
+    later = now() + timedelta(minutes=6)
+    monkeypatch.setattr("portal.auth.routes.time.time", lambda: later.timestamp())
+    assert fresh.post("/account/two-factor", data={"code": totp_code()}).status_code == 302
+    assert fresh.get("/staff/dashboard").status_code == 302
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "12345", "abcdef", "1234567"])
+def test_odd_codes_are_refused_cleanly(client, make_account, code):
+    staff = make_account("staff")
+    client.post("/account/login", data={"email": staff.email, "password": PASSWORD})
+    assert client.post("/account/two-factor", data={"code": code}).status_code == 400
+
+
+def test_an_organization_is_decided_once(client, signed_in, make_account):
+    signed_in("staff")
+    organization = make_account("organization", approval="pending")
+    client.post(f"/staff/organizations/{organization.id}/approve")
+    client.post(f"/staff/organizations/{organization.id}/reject", data={"reason": "Trop tard"})
+    db.session.expire_all()
+    assert db.session.get(Account, organization.id).approval == "approved"

@@ -16,7 +16,7 @@ from portal.auth.forms import (
     EmptyForm,
 )
 from portal.auth.passwords import verify_password
-from portal.auth.routes import MAIL_LIMIT, public_link, send_verification
+from portal.auth.routes import MAIL_LIMIT, public_link
 from portal.auth.services import AccountError, change_password, request_email_change
 from portal.extensions import limiter
 from portal.mail import send_template
@@ -42,19 +42,25 @@ def change_email():
     form = ChangeEmailForm(prefix="email")
     if form.validate_on_submit():
         try:
-            token_sent = request_email_change(current_user, form.new_email.data,
-                                              form.current.data)
+            token, free = request_email_change(current_user, form.new_email.data,
+                                               form.current.data)
         except AccountError as exc:
             message = (_l("Incorrect password.") if str(exc) == "wrong_password"
                        else _l("This is already your address."))
             field = form.current if str(exc) == "wrong_password" else form.new_email
             field.errors = [message]
             return _page(400, email_form=form)
-        if token_sent is not None:
-            send_verification(current_user, current_user.pending_email)
-            send_template(current_user.email, "email_change_notice", current_user.locale,
-                          _l("A change of address was asked for your account"),
-                          account=current_user, reset_link=public_link("auth.reset_request"))
+        new_address = current_user.pending_email
+        if free:
+            send_template(new_address, "verify", current_user.locale,
+                          _l("Confirm your email address"), account=current_user,
+                          link=public_link("auth.verify", token=token))
+        else:  # one mail either way; the owner of that address learns someone tried
+            send_template(new_address, "address_taken", current_user.locale,
+                          _l("Someone tried to use your address"))
+        send_template(current_user.email, "email_change_notice", current_user.locale,
+                      _l("A change of address was asked for your account"),
+                      account=current_user, reset_link=public_link("auth.reset_request"))
         # The same answer when the new address belongs to another account.
         flash(_l("We have sent a confirmation link to the new address. Your address "
                  "changes when you follow it."), "success")

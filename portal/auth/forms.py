@@ -156,7 +156,7 @@ class DeleteAccountForm(PortalForm):
 class TwoFactorForm(PortalForm):
     code = StringField(_l("Six-digit code"), filters=[_strip], validators=[
         DataRequired(_l("Enter the code your app shows.")),
-        Regexp(r"^\d{6}$", message=_l("The code has six digits.")),
+        Regexp(r"^[0-9]{6}$", message=_l("The code has six digits.")),
     ], description=_l("From your authentication app (for example FreeOTP or Aegis)."))
 
 

@@ -2,6 +2,7 @@
 reset a forgotten password, sign out."""
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -35,6 +36,8 @@ from portal.auth.services import (
     register,
     reset_password,
     reset_token_for,
+    totp_failed,
+    totp_locked,
     totp_uri,
     verification_token,
     verify_email,
@@ -48,7 +51,7 @@ from portal.reference import ROLE_CITIZEN, ROLE_ORGANIZATION
 
 AUTH_LIMIT = "10 per minute;60 per hour"
 MAIL_LIMIT = "5 per hour"  # mails a client can make the portal send (reset, verification)
-TWO_FACTOR_ATTEMPTS = 5
+TWO_FACTOR_SECONDS = 300  # the code must follow the password within five minutes
 
 
 def safe_next(target: str | None) -> str | None:
@@ -177,7 +180,7 @@ def login():
                 session["lang"] = language
             session["two_factor"] = {"id": account.id, "version": account.session_version,
                                      "remember": bool(form.remember.data), "next": next_url,
-                                     "attempts": 0}
+                                     "at": time.time()}
             return redirect(url_for("auth.two_factor"))
         else:
             _fresh_session(account, form.remember.data)
@@ -192,12 +195,18 @@ def login():
 @limiter.limit(AUTH_LIMIT, methods=["POST"])
 def two_factor():
     """The second step of a staff sign-in: a TOTP code; at the first sign-in, setting up
-    the authentication app."""
+    the authentication app. The step is good for a few minutes after the password."""
     pending = session.get("two_factor")
     account = db.session.get(Account, pending["id"]) if pending else None
-    if account is None or account.session_version != pending["version"] or \
+    fresh = pending and time.time() - pending.get("at", 0) < TWO_FACTOR_SECONDS
+    if account is None or not fresh or account.session_version != pending["version"] or \
             not account.is_active:
         session.pop("two_factor", None)
+        return redirect(url_for("auth.login"))
+    if totp_locked(account):
+        session.pop("two_factor", None)
+        flash(_l("Too many wrong codes. Wait a quarter of an hour, then sign in again."),
+              "error")
         return redirect(url_for("auth.login"))
     setting_up = account.totp_enabled_at is None
     if setting_up and not pending.get("secret"):
@@ -209,18 +218,16 @@ def two_factor():
         secret = pending["secret"] if setting_up else account.totp_secret
         step = check_totp(secret, form.code.data,
                           None if setting_up else account.totp_last_step)
-        if step is not None:
-            enable_totp(account, secret, step)
+        if step is not None and enable_totp(account, secret, step):
             _fresh_session(account, pending.get("remember", False))
             flash(_l("You are signed in."), "success")
             return redirect(pending.get("next") or url_for("staff.dashboard"))
         wrong = True
-        pending["attempts"] = pending.get("attempts", 0) + 1
-        if pending["attempts"] >= TWO_FACTOR_ATTEMPTS:
+        if totp_failed(account):
             session.pop("two_factor", None)
-            flash(_l("Too many wrong codes. Sign in again."), "error")
+            flash(_l("Too many wrong codes. Wait a quarter of an hour, then sign in again."),
+                  "error")
             return redirect(url_for("auth.login"))
-        session["two_factor"] = pending
     context = {"form": form, "wrong": wrong, "setting_up": setting_up}
     if setting_up:
         import segno

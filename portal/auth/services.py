@@ -3,6 +3,7 @@ reset and changes, authentication, organizations' approval, suspension, staff cr
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -89,9 +90,11 @@ def authenticate(email: str, password: str) -> Account | None:
 # --- Verification links -------------------------------------------------------------
 
 def verification_token(account: Account, email: str | None = None) -> str:
-    """A new verification link's token (earlier ones stop working)."""
+    """A new verification link's token for ``email`` (the account's own address unless
+    given); earlier links stop working. The caller mails it to that same address: a link
+    only ever confirms the mailbox it was sent to."""
     tokens.void(account, "verify")
-    return tokens.issue(account, "verify", email or account.pending_email or account.email)
+    return tokens.issue(account, "verify", email or account.email)
 
 
 def verify_email(token: str) -> Account | None:
@@ -102,14 +105,20 @@ def verify_email(token: str) -> Account | None:
     account = db.session.get(Account, row.account_id)
     if account is None:
         return None
-    if row.email and row.email != account.email:
-        # A changed address: it becomes the account's, unless another account took it.
-        if find_account(row.email) is not None:
+    if row.email != account.email:
+        # A changed address: it becomes the account's if it is still the one asked for
+        # and no other account took it meanwhile.
+        if row.email != account.pending_email or find_account(row.email) is not None:
             return None
         account.email = row.email
         account.pending_email = None
+        tokens.void(account, "reset")  # links mailed to the old address stop working
     account.email_verified_at = naive_utc_now()
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the address taken at the same instant
+        db.session.rollback()
+        return None
     return account
 
 
@@ -163,29 +172,38 @@ def _set_password(account: Account, password: str) -> None:
     tokens.void(account, "reset")
 
 
-def request_email_change(account: Account, new_email: str, password: str) -> str | None:
-    """Keep the new address pending and return its verification token (``None`` when the
-    address is already another account's: the page answers the same)."""
+def request_email_change(account: Account, new_email: str, password: str) -> tuple[str, bool]:
+    """Keep the new address pending; return the token of the link to mail to it, and
+    whether that address is free. Both cases do the same work and look the same to the
+    account holder (the link is refused when followed if the address is taken): nobody
+    learns through this form which addresses are registered."""
     if not verify_password(account.password_hash, password):
         raise AccountError("wrong_password")
     new_email = normalize_email(new_email)
     if new_email == account.email:
         raise AccountError("same_email")
-    if find_account(new_email) is not None:
-        return None
+    free = find_account(new_email) is None
     account.pending_email = new_email
     db.session.commit()
-    return verification_token(account, new_email)
+    return verification_token(account, new_email), free
 
 
 # --- Staff decisions -----------------------------------------------------------------
 
-def decide_organization(account: Account, approve: bool, reason: str = "") -> None:
+def decide_organization(account: Account, approve: bool, reason: str = "") -> bool:
+    """Approve or reject a pending organization; False if it was no longer pending (two
+    staff members deciding at once: only the first decision counts)."""
+    from sqlalchemy import update
+
     if account.role != ROLE_ORGANIZATION:
         raise AccountError("not_an_organization")
-    account.approval = APPROVED if approve else REJECTED
-    account.approval_reason = None if approve else reason.strip()[:500]
+    decided = db.session.execute(update(Account).where(
+        Account.id == account.id, Account.approval == PENDING).values(
+        approval=APPROVED if approve else REJECTED,
+        approval_reason=None if approve else reason.strip()[:500]))
     db.session.commit()
+    db.session.refresh(account)
+    return decided.rowcount == 1
 
 
 def suspend(account: Account) -> None:
@@ -256,7 +274,7 @@ def check_totp(secret: str | None, code: str, last_step: int | None) -> int | No
 
     from portal.clock import now
 
-    if not secret or not code:
+    if not secret or not code or not code.isascii():
         return None
     totp = pyotp.TOTP(secret)
     current = int(now().timestamp()) // totp.interval
@@ -267,9 +285,46 @@ def check_totp(secret: str | None, code: str, last_step: int | None) -> int | No
     return None
 
 
-def enable_totp(account: Account, secret: str, step: int) -> None:
-    if account.totp_enabled_at is None:
-        account.totp_secret = secret
-        account.totp_enabled_at = naive_utc_now()
-    account.totp_last_step = step
+TOTP_MAX_FAILURES = 5
+TOTP_LOCK = timedelta(minutes=15)
+
+
+def totp_locked(account: Account) -> bool:
+    return account.totp_locked_until is not None and account.totp_locked_until > naive_utc_now()
+
+
+def totp_failed(account: Account) -> bool:
+    """Count a wrong code (on the server: replaying an old cookie does not reset it);
+    True when this one locks the second step for a while."""
+    from sqlalchemy import update
+
+    db.session.execute(update(Account).where(Account.id == account.id)
+                       .values(totp_failures=Account.totp_failures + 1))
     db.session.commit()
+    db.session.refresh(account)
+    if account.totp_failures >= TOTP_MAX_FAILURES:
+        account.totp_failures = 0
+        account.totp_locked_until = naive_utc_now() + TOTP_LOCK
+        db.session.commit()
+        return True
+    return False
+
+
+def enable_totp(account: Account, secret: str, step: int) -> bool:
+    """Record a right code; False if its time step was used meanwhile (the same code sent
+    twice at once: only one sign-in gets through)."""
+    from sqlalchemy import or_, update
+
+    used = db.session.execute(update(Account).where(
+        Account.id == account.id,
+        or_(Account.totp_last_step.is_(None), Account.totp_last_step < step)).values(
+        totp_last_step=step, totp_failures=0, totp_locked_until=None))
+    if used.rowcount != 1:
+        db.session.rollback()
+        return False
+    if account.totp_enabled_at is None:
+        db.session.execute(update(Account).where(Account.id == account.id).values(
+            totp_secret=secret, totp_enabled_at=naive_utc_now()))
+    db.session.commit()
+    db.session.refresh(account)
+    return True

@@ -1,6 +1,7 @@
 """Accounts: citizens, organizations and ministry staff."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -51,9 +52,18 @@ class Account(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
+    # Wrong codes in a row; at five, the second step is locked for a while.
+    totp_failures: Mapped[int] = mapped_column(default=0)
+    totp_locked_until: Mapped[datetime | None]
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return f"{self.id}:{self.session_version}:{self.session_nonce}"
+
+    @property
+    def session_nonce(self) -> str:
+        """Part of the session id that belongs to this account alone: a session of a
+        deleted account never fits a new one given the same id (SQLite reuses ids)."""
+        return hashlib.sha256(f"session:{self.actor_id}".encode()).hexdigest()[:16]
 
     @property
     def is_active(self) -> bool:

@@ -70,8 +70,10 @@ def approve_organization(account_id):
     account = _account_or_404(account_id)
     if not EmptyForm().validate_on_submit() or account.role != ROLE_ORGANIZATION:
         abort(400)
-    decide_organization(account, approve=True)
-    record("organization_approved", f"account:{account.id}", account.display_name)
+    if not decide_organization(account, approve=True):
+        flash(_("This organization was already decided on."), "error")
+        return redirect(url_for("staff.organizations"))
+    record("organization_approved", f"account:{account.id}")
     send_template(account.email, "organization_approved", account.locale,
                   _l("Your organization is approved"), account=account)
     flash(_("%(name)s is approved.", name=account.display_name), "success")
@@ -89,8 +91,11 @@ def reject_organization(account_id):
         flash(_("Give the reason (3 to 500 characters): it is sent to the organization."),
               "error")
         return redirect(url_for("staff.organizations"))
-    decide_organization(account, approve=False, reason=form.reason.data)
-    record("organization_rejected", f"account:{account.id}", form.reason.data)
+    if not decide_organization(account, approve=False, reason=form.reason.data):
+        flash(_("This organization was already decided on."), "error")
+        return redirect(url_for("staff.organizations"))
+    # The reason stays on the account (and goes with it); the log says who and when.
+    record("organization_rejected", f"account:{account.id}")
     send_template(account.email, "organization_rejected", account.locale,
                   _l("About your organization's account"), account=account,
                   reason=account.approval_reason)
@@ -134,7 +139,7 @@ def suspend_account(account_id):
     except AccountError:
         flash(_("Staff accounts are managed with the command line."), "error")
         return redirect(url_for("staff.account_detail", account_id=account.id))
-    record("account_suspended", f"account:{account.id}", account.email)
+    record("account_suspended", f"account:{account.id}")
     flash(_("The account is suspended and every one of its sessions has ended."), "success")
     return redirect(url_for("staff.account_detail", account_id=account.id))
 
@@ -146,7 +151,7 @@ def reinstate_account(account_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     reinstate(account)
-    record("account_reinstated", f"account:{account.id}", account.email)
+    record("account_reinstated", f"account:{account.id}")
     flash(_("The account is active again."), "success")
     return redirect(url_for("staff.account_detail", account_id=account.id))
 

@@ -78,4 +78,6 @@ def job_result(public_id):
     job = _job_or_404(public_id)
     if job.status != "done" or not job.result_key:
         abort(404)
-    return get_storage().send(job.result_key, job.result_name, "text/csv")
+    key, name = job.result_key, job.result_name
+    record("events_exported", f"job:{job.public_id}")
+    return get_storage().send(key, name, "text/csv")
