@@ -322,8 +322,13 @@ def test_pages_have_no_serious_accessibility_violations(browser, live, language,
         context = live.contexts[who]
         page = context.new_page()
         page.set_viewport_size({"width": width, "height": 900})
-        page.goto(f"{live.url}{path}{'&' if '?' in path else '?'}lang={language}")
+        response = page.goto(f"{live.url}{path}{'&' if '?' in path else '?'}lang={language}")
         assert page.locator("html").get_attribute("lang").startswith(language)
+        # What the browser received: the security headers, on every page.
+        headers = response.all_headers()
+        assert "default-src 'self'" in headers["content-security-policy"], name
+        assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == \
+            "nosniff" and headers["referrer-policy"] == "same-origin", name
         results = axe.run(page)
         for violation in results.response["violations"]:
             entry = f"{name} [{language}, {width}px]: {violation['id']} ({violation['impact']}) " \
