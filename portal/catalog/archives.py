@@ -11,9 +11,8 @@ import tempfile
 import time
 import weakref
 import zipfile
-from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.catalog.services import download_filename
@@ -25,15 +24,19 @@ FOLDERS = {"fr": "Français", "en": "English"}
 
 def kit_fingerprint(kit: Kit) -> str:
     """A digest of the kit's current material versions: a new version, a new ZIP."""
-    parts = sorted(
-        f"{m.id}:{m.current_version.id}:{m.current_version.checksum}"
-        for m in kit.materials if m.current_version is not None
-    )
+    return versions_fingerprint((m.id, m.current_version.id, m.current_version.checksum)
+                                for m in kit.materials if m.current_version is not None)
+
+
+def versions_fingerprint(versions) -> str:
+    """The digest of (material id, version id, checksum) triples, in any order."""
+    parts = sorted(f"{material}:{version}:{checksum}" for material, version, checksum in versions)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def archive_filename(kit: Kit, language: str) -> str:
-    return f"{kit.title(language)} - {kit.campaign.year}.zip"
+def archive_filename(kit, language: str) -> str:
+    """The ZIP's name for a ``downloads.KitFacts``, e.g. ``Trousse des organismes - 2027.zip``."""
+    return f"{kit.title(language)} - {kit.year}.zip"
 
 
 # A ZIP's key names its content for good (the fingerprint of the kit's versions) and the
@@ -44,7 +47,8 @@ STORED_RECHECK_SECONDS = 300
 _seen_stored: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _stored(storage, key: str) -> bool:
+def stored(storage, key: str) -> bool:
+    """Whether the file of a ZIP's key is in storage (see above)."""
     seen = _seen_stored.setdefault(storage, {})
     if seen.get(key, 0.0) > time.monotonic():
         return True
@@ -54,19 +58,12 @@ def _stored(storage, key: str) -> bool:
     return True
 
 
-@cache
-def _archive_query():
-    # Built once per process: composing a statement costs more CPU than running it.
-    return select(KitArchive).where(KitArchive.kit_id == bindparam("kit_id"),
-                                    KitArchive.fingerprint == bindparam("fingerprint"))
-
-
 def ensure_kit_archive(kit: Kit, storage) -> KitArchive:
     """The kit's ZIP for its current versions, building and storing it if needed."""
     fingerprint = kit_fingerprint(kit)
-    archive = db.session.scalars(_archive_query(), {"kit_id": kit.id,
-                                                    "fingerprint": fingerprint}).first()
-    if archive is not None and _stored(storage, archive.storage_key):
+    archive = db.session.scalars(select(KitArchive).where(
+        KitArchive.kit_id == kit.id, KitArchive.fingerprint == fingerprint)).first()
+    if archive is not None and stored(storage, archive.storage_key):
         return archive
     key = f"zips/{kit.slug}/{fingerprint[:24]}.zip"
     members = [m for m in kit.materials if m.current_version is not None]

@@ -7,19 +7,19 @@ from flask_login import current_user
 from portal.auth.access import refusal_page
 from portal.catalog import bp
 from portal.catalog.archives import archive_filename, ensure_kit_archive
+from portal.catalog.downloads import kit_download, material_download, stored_archive_key
 from portal.catalog.services import (
     CatalogFilters,
     NotFound,
     current_campaign,
-    download_filename,
     download_refusal,
     filter_materials,
-    get_download,
     get_kit,
     get_material,
     list_kits,
     may_download,
 )
+from portal.database import autocommit_statements
 from portal.i18n import current_language
 from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
 from portal.storage import get_storage
@@ -88,30 +88,35 @@ def thumbnail(kit_slug, material_slug, language):
 
 @bp.get(f"/kits/{MATERIAL}/download")
 def download_material(kit_slug, material_slug, language):
+    autocommit_statements()  # reads, then one INSERT that commits itself
     try:
-        material = get_download(kit_slug, material_slug, language)
+        material = material_download(kit_slug, material_slug, language)
     except NotFound:
         abort(404)
-    kit = material.kit
-    refusal = _require_download_right(kit)
+    refusal = _require_download_right(material.kit)
     if refusal is not None:
         return refusal
-    version = material.current_version
-    response = get_storage().send(version.storage_key, download_filename(kit, material),
+    response = get_storage().send(material.version.storage_key, material.filename,
                                   MATERIAL_FORMATS[material.format])
-    return _recorded(response, kit, material_version=version)
+    return _recorded(response, material.kit, material_version=material.version)
 
 
 @bp.get(f"/kits/{SLUG}/download.zip")
 def download_kit(kit_slug):
-    kit = _kit_or_404(kit_slug)
+    autocommit_statements()
+    try:
+        download = kit_download(kit_slug)
+    except NotFound:
+        abort(404)
+    kit = download.kit
     refusal = _require_download_right(kit)
     if refusal is not None:
         return refusal
     storage = get_storage()
-    archive = ensure_kit_archive(kit, storage)
-    response = storage.send(archive.storage_key, archive_filename(kit, current_language()),
-                            "application/zip")
+    key = stored_archive_key(download, storage)
+    if key is None:  # the first download of these versions: build the ZIP
+        key = ensure_kit_archive(get_kit(kit_slug), storage).storage_key
+    response = storage.send(key, archive_filename(kit, current_language()), "application/zip")
     return _recorded(response, kit, is_zip=True)
 
 

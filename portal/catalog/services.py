@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.clock import today_in_montreal
 from portal.extensions import db
@@ -136,27 +136,12 @@ def get_material(kit: Kit, material_slug: str, language: str) -> Material:
     raise NotFound(f"{kit.slug}/{material_slug}/{language}")
 
 
-@cache
-def _download_query():
-    return (select(Material)
-            .join(Material.kit).join(Kit.campaign).join(Material.current_version)
-            .where(Kit.slug == bindparam("kit"), Material.slug == bindparam("material"),
-                   Material.language == bindparam("language"))
-            .options(contains_eager(Material.kit).contains_eager(Kit.campaign),
-                     contains_eager(Material.current_version)))
-
-
-def get_download(kit_slug: str, material_slug: str, language: str) -> Material:
-    """A material that can be downloaded, with its kit, the kit's campaign and its current
-    version, in one query: all a download needs from the catalog (``material.kit``)."""
-    material = db.session.scalars(_download_query(), {
-        "kit": kit_slug, "material": material_slug, "language": language}).first()
-    if material is None:
-        raise NotFound(f"{kit_slug}/{material_slug}/{language}")
-    return material
-
-
 def download_filename(kit: Kit, material: Material) -> str:
     """A readable file name that keeps its accents, e.g. ``Affiche (FR) - 2027.pdf``."""
-    title = " ".join(material.title.replace("/", "-").replace("\\", "-").split())
-    return f"{title} ({material.language.upper()}) - {kit.campaign.year}.{material.format}"
+    return readable_filename(material.title, material.language, kit.campaign.year,
+                             material.format)
+
+
+def readable_filename(title: str, language: str, year: int, extension: str) -> str:
+    title = " ".join(title.replace("/", "-").replace("\\", "-").split())
+    return f"{title} ({language.upper()}) - {year}.{extension}"

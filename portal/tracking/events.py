@@ -32,7 +32,11 @@ def record_download(
     is_zip: bool = False,
     user_agent: str | None = None,
 ) -> DownloadEvent:
-    """Write and commit exactly one download event for an answered download; return it."""
+    """Write and commit exactly one download event for an answered download; return it.
+
+    ``kit`` and ``material_version`` are the models or the plain facts a download reads
+    (``catalog.downloads``): only their ids and the kit's campaign id are used.
+    """
     if is_zip == (material_version is not None) and not personalized:
         raise ValueError("a download is either a kit ZIP or one material")
     values = {

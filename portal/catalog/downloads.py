@@ -1,0 +1,147 @@
+"""What a download needs from the catalog, read with the signed-in account in one query.
+
+Downloads are the portal's busiest path, and every one also writes its event, so each
+round trip to the database and each ORM object counts. One statement, built once per
+process, reads the kit, its campaign and the material's current version as plain values
+(loading them as ORM objects costs several times the query) and, in the same round trip,
+the account the session names, as the ORM object Flask-Login's loader then finds in the
+session instead of querying again: the loader's checks (session version, suspension)
+still decide who is signed in. Nothing is cached between requests: an import that makes
+a new current version is seen by the next download.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from flask import g, session
+from sqlalchemy import bindparam, func, select
+
+from portal.catalog.archives import stored, versions_fingerprint
+from portal.catalog.services import NotFound, readable_filename
+from portal.extensions import db
+from portal.models import Account, Campaign, Kit, KitArchive, Material, MaterialVersion
+
+
+@dataclass(frozen=True)
+class KitFacts:
+    """A kit as a download sees it: enough for the audience rules, its event and names."""
+
+    id: int
+    slug: str
+    campaign_id: int
+    audience: str
+    year: int  # the campaign's
+    title_fr: str
+    title_en: str
+
+    def title(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_fr
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    id: int
+    storage_key: str
+
+
+@dataclass(frozen=True)
+class MaterialFacts:
+    """One material's current version, to download."""
+
+    kit: KitFacts
+    version: VersionFacts
+    title: str
+    language: str
+    format: str
+
+    @property
+    def filename(self) -> str:
+        return readable_filename(self.title, self.language, self.kit.year, self.format)
+
+
+def _session_account_id() -> int | None:
+    # The account id Flask-Login keeps in the session ("<id>:<session version>"), read as
+    # the app's user loader reads it. Anything else loads no account here, and the loader
+    # then queries as usual.
+    account_id = str(session.get("_user_id") or "").partition(":")[0]
+    return int(account_id) if account_id.isdigit() else None
+
+
+def _keep(account: Account | None) -> None:
+    # The session's identity map holds objects weakly: keep the account for this request,
+    # for the loader to find.
+    g.portal_download_account = account
+
+
+_KIT_COLUMNS = (Kit.id, Kit.slug, Kit.campaign_id, Kit.audience, Campaign.year, Kit.title_fr,
+                Kit.title_en)
+
+
+@cache
+def _material_query():
+    return (select(Account, *_KIT_COLUMNS, MaterialVersion.id, MaterialVersion.storage_key,
+                   Material.title, Material.language, Material.format)
+            .select_from(Material)
+            .join(Kit, Kit.id == Material.kit_id)
+            .join(Campaign, Campaign.id == Kit.campaign_id)
+            .join(MaterialVersion, MaterialVersion.id == Material.current_version_id)
+            .outerjoin(Account, Account.id == bindparam("account_id"))
+            .where(Kit.slug == bindparam("kit"), Material.slug == bindparam("material"),
+                   Material.language == bindparam("language")))
+
+
+def material_download(kit_slug: str, material_slug: str, language: str) -> MaterialFacts:
+    """The material's kit and current version; ``NotFound`` without either."""
+    row = db.session.execute(_material_query(), {
+        "account_id": _session_account_id(), "kit": kit_slug, "material": material_slug,
+        "language": language}).first()
+    if row is None:
+        raise NotFound(f"{kit_slug}/{material_slug}/{language}")
+    _keep(row[0])
+    return MaterialFacts(KitFacts(*row[1:8]), VersionFacts(row[8], row[9]), *row[10:])
+
+
+@cache
+def _kit_query():
+    # A row per material (or one with empty material columns): the kit's facts, what its
+    # ZIP's fingerprint is made of, and every ZIP built for it ("fingerprint key" pairs:
+    # one per combination of versions, a handful per campaign) to find the one that fits.
+    archives = (select(func.aggregate_strings(
+                    KitArchive.fingerprint + " " + KitArchive.storage_key, "|"))
+                .where(KitArchive.kit_id == Kit.id).scalar_subquery())
+    return (select(Account, *_KIT_COLUMNS, archives, Material.id, MaterialVersion.id,
+                   MaterialVersion.checksum)
+            .select_from(Kit)
+            .join(Campaign, Campaign.id == Kit.campaign_id)
+            .outerjoin(Material, Material.kit_id == Kit.id)
+            .outerjoin(MaterialVersion, MaterialVersion.id == Material.current_version_id)
+            .outerjoin(Account, Account.id == bindparam("account_id"))
+            .where(Kit.slug == bindparam("slug")))
+
+
+@dataclass(frozen=True)
+class KitDownload:
+    kit: KitFacts
+    fingerprint: str  # of the kit's current versions
+    archive_key: str | None  # the storage key of the ZIP built for them, if there is one
+
+
+def kit_download(slug: str) -> KitDownload:
+    """The kit, the fingerprint of its current versions and the key of their ZIP if it
+    was built; ``NotFound`` without the kit."""
+    rows = db.session.execute(_kit_query(), {"account_id": _session_account_id(),
+                                             "slug": slug}).all()
+    if not rows:
+        raise NotFound(slug)
+    _keep(rows[0][0])
+    fingerprint = versions_fingerprint(row[9:] for row in rows if row[10] is not None)
+    built = dict(pair.split(" ", 1) for pair in (rows[0][8] or "").split("|") if pair)
+    return KitDownload(KitFacts(*rows[0][1:8]), fingerprint, built.get(fingerprint))
+
+
+def stored_archive_key(download: KitDownload, storage) -> str | None:
+    """The storage key of the kit's ZIP for its current versions if it was built and its
+    file is in storage; ``None`` when it must be built (``archives.ensure_kit_archive``)."""
+    key = download.archive_key
+    return key if key is not None and stored(storage, key) else None
