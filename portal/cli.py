@@ -72,9 +72,12 @@ def import_materials_command(materials_path: Path | None):
             bar.__exit__(None, None, None)
     for line in report.new_versions:
         click.echo(f"new version: {line}")
+    for line in report.conflicts:
+        click.echo(f"conflict: {line}", err=True)
     click.echo(
         f"{len(report.kits_created)} kit(s) created, {len(report.kits_updated)} updated, "
-        f"{len(report.new_versions)} new material version(s), {report.unchanged} unchanged."
+        f"{len(report.new_versions)} new material version(s), {report.unchanged} unchanged, "
+        f"{len(report.conflicts)} conflict(s) left to staff."
     )
 
 

@@ -78,6 +78,8 @@ class MaterialRenderer:
         digest.update(self._assets_fingerprint().encode())
         digest.update(json.dumps(self.facts, sort_keys=True, default=str).encode())
         entry = {k: v for k, v in kit.items() if k != "materials"}
+        # Print limits change what may be ordered, not the document.
+        material = {k: v for k, v in material.items() if k != "print"}
         digest.update(json.dumps([entry, material, language], sort_keys=True, default=str).encode())
         return digest.hexdigest()
 

@@ -2,14 +2,20 @@
 
 Idempotent: a material whose sources (template, included partials, assets, facts and
 manifest entry) have not changed keeps its version; a changed one gets a new version
-and the old versions stay, with their files and their figures.
+and the old versions stay, with their files and their figures. A material the import
+creates is published at once, with the manifest's print limits; after that, its
+publication, review dates and print limits belong to staff in the portal.
+
+Staff may also make versions in the portal. Those are never replaced by the import: when
+the manifest's source of such a material changed, the import leaves the material as it
+is and reports the conflict for staff to settle.
 """
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from jinja2 import TemplateError
@@ -18,6 +24,7 @@ from sqlalchemy import func, select
 from portal.catalog.content_checks import problems
 from portal.catalog.documents import ContentError, MaterialRenderer
 from portal.catalog.manifest import LANGS, load_manifest
+from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.facts import load_facts
 from portal.models import Campaign, Kit, Material, MaterialVersion
@@ -30,6 +37,9 @@ class ImportReport:
     kits_created: list[str] = field(default_factory=list)
     kits_updated: list[str] = field(default_factory=list)
     new_versions: list[str] = field(default_factory=list)
+    # Materials whose current version was made in the portal while the manifest's source
+    # changed: left as they are, for staff to settle.
+    conflicts: list[str] = field(default_factory=list)
     unchanged: int = 0
 
     @property
@@ -96,14 +106,37 @@ def _upsert_material(kit: Kit, entry: dict, language: str, position: int) -> Mat
         Material.kit_id == kit.id, Material.slug == entry["slug"], Material.language == language
     )).first()
     if material is None:
-        material = Material(kit_id=kit.id, slug=entry["slug"], language=language, **values)
+        printed = entry.get("print") or {}
+        today = today_in_montreal()
+        material = Material(kit_id=kit.id, slug=entry["slug"], language=language, **values,
+                             published_at=naive_utc_now(), last_reviewed_on=today,
+                             next_review_on=today + timedelta(days=REVIEW_INTERVAL_DAYS),
+                             orderable=bool(printed),
+                             max_per_order=printed.get("max_per_order"),
+                             max_per_campaign=printed.get("max_per_campaign"))
         db.session.add(material)
         db.session.flush()
+    elif _made_in_portal(material):
+        return material  # staff own it now; the caller reports a changed source
     else:
         for key, value in values.items():
             if getattr(material, key) != value:
                 setattr(material, key, value)
     return material
+
+
+REVIEW_INTERVAL_DAYS = 365
+
+
+def _made_in_portal(material: Material) -> bool:
+    current = material.current_version
+    return current is not None and current.origin == "portal"
+
+
+def _last_imported(material: Material) -> MaterialVersion | None:
+    return db.session.scalars(select(MaterialVersion).where(
+        MaterialVersion.material_id == material.id, MaterialVersion.origin == "import")
+        .order_by(MaterialVersion.number.desc()).limit(1)).first()
 
 
 def _store_if_missing(storage, key: str, data: bytes, content_type: str) -> None:
@@ -143,6 +176,15 @@ def import_materials(materials_path: Path, storage,
                     progress(done, total, label)
                 if current is not None and current.source_fingerprint == fingerprint:
                     report.unchanged += 1
+                    continue
+                if _made_in_portal(material):
+                    imported = _last_imported(material)
+                    if imported is not None and imported.source_fingerprint == fingerprint:
+                        report.unchanged += 1  # the manifest has not changed since
+                    else:
+                        report.conflicts.append(
+                            f"{label}: version {current.number} was made in the portal; "
+                            "the manifest's source changed and was not imported")
                     continue
                 try:
                     rendered = renderer.render(kit_entry, entry, language)

@@ -40,6 +40,16 @@ def _material(entry, where: str, sources_root: Path) -> dict:
             if not isinstance(entry.get(dim), int) or not 16 <= entry[dim] <= 6000:
                 raise ManifestError(f"{where}.{dim}: a PNG needs a pixel size from 16 to 6000")
     _bilingual(entry.get("title"), f"{where}.title", 200)
+    printed = entry.get("print")
+    if printed is not None:
+        # Printed copies organizations may order: {max_per_order: N, max_per_campaign: M}.
+        if not isinstance(printed, dict) or set(printed) != {"max_per_order", "max_per_campaign"}:
+            raise ManifestError(f"{where}.print: needs max_per_order and max_per_campaign")
+        per_order, per_campaign = printed["max_per_order"], printed["max_per_campaign"]
+        if not all(isinstance(v, int) and 1 <= v <= 100000 for v in (per_order, per_campaign)) \
+                or per_order > per_campaign:
+            raise ManifestError(f"{where}.print: whole numbers from 1 to 100000, "
+                                "max_per_order no larger than max_per_campaign")
     sources = entry.get("source")
     if not isinstance(sources, dict) or set(sources) != set(LANGS):
         raise ManifestError(f"{where}.source: needs a 'fr' and an 'en' source file")

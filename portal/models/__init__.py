@@ -10,6 +10,7 @@ from portal.models.catalog import (
     RegionTarget,
 )
 from portal.models.jobs import BackgroundJob
+from portal.models.orders import PrintOrder, PrintOrderLine
 from portal.models.personalization import (
     CobrandProfile,
     DailySalt,
@@ -43,6 +44,8 @@ __all__ = [
     "FirstOrganization",
     "RollupState",
     "PersonalizedDocument",
+    "PrintOrder",
+    "PrintOrderLine",
     "QrScan",
     "RegionTarget",
     "DownloadEvent",

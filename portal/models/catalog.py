@@ -1,9 +1,13 @@
-"""The kit catalog: campaigns, kits, materials and their versions, and kit ZIPs."""
+"""The kit catalog: campaigns, kits, materials and their versions, and kit ZIPs.
+
+A material is seen by the public once its publication moment has come (``published_at``,
+on the portal's clock) and until it is withdrawn; staff see everything.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import naive_utc_now
@@ -23,6 +27,11 @@ class Campaign(db.Model):
     timezone: Mapped[str] = mapped_column(String(40), default="America/Montreal")
     target_kits: Mapped[int | None]
     target_organizations: Mapped[int | None]
+    # Orders of printed kits: staff close them (stock exhausted, budget spent) with a
+    # message shown to organizations.
+    ordering_open: Mapped[bool] = mapped_column(default=True)
+    ordering_message_fr: Mapped[str | None] = mapped_column(String(500))
+    ordering_message_en: Mapped[str | None] = mapped_column(String(500))
 
     kits: Mapped[list[Kit]] = relationship(back_populates="campaign", order_by="Kit.position")
     region_targets: Mapped[list[RegionTarget]] = relationship(
@@ -30,6 +39,9 @@ class Campaign(db.Model):
 
     def region_target(self, region: str) -> int | None:
         return next((t.target_kits for t in self.region_targets if t.region == region), None)
+
+    def ordering_message(self, language: str) -> str | None:
+        return self.ordering_message_en if language == "en" else self.ordering_message_fr
 
 
 class RegionTarget(db.Model):
@@ -90,6 +102,16 @@ class Material(db.Model):
     current_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("material_version.id", use_alter=True)
     )
+    # Publication, in UTC on the portal's clock: empty for a draft, in the future when
+    # scheduled; a withdrawn material is no longer offered (its versions and figures stay).
+    published_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    last_reviewed_on: Mapped[date | None]
+    next_review_on: Mapped[date | None]
+    # Printed copies that organizations may order, with their limits.
+    orderable: Mapped[bool] = mapped_column(default=False)
+    max_per_order: Mapped[int | None]
+    max_per_campaign: Mapped[int | None]
 
     kit: Mapped[Kit] = relationship(back_populates="materials")
     current_version: Mapped[MaterialVersion | None] = relationship(
@@ -100,6 +122,19 @@ class Material(db.Model):
         back_populates="material",
         order_by="MaterialVersion.number",
     )
+
+    def is_public(self, now: datetime) -> bool:
+        """Offered to the public at ``now`` (naive UTC): published, not withdrawn, a file."""
+        return (self.current_version_id is not None and self.published_at is not None
+                and self.published_at <= now and self.withdrawn_at is None)
+
+    def publication_state(self, now: datetime) -> str:
+        """``draft``, ``scheduled``, ``published`` or ``withdrawn``."""
+        if self.withdrawn_at is not None:
+            return "withdrawn"
+        if self.published_at is None:
+            return "draft"
+        return "scheduled" if self.published_at > now else "published"
 
 
 class MaterialVersion(db.Model):
@@ -120,6 +155,11 @@ class MaterialVersion(db.Model):
     storage_key: Mapped[str] = mapped_column(String(255))
     thumbnail_key: Mapped[str] = mapped_column(String(255))
     origin: Mapped[str] = mapped_column(String(10), default="import")
+    # Versions made in the portal: "upload" keeps the file staff gave; "source" keeps the
+    # HTML and CSS they edited (rendered in Jinja's sandbox with the facts as variables).
+    source_html: Mapped[str | None] = mapped_column(Text)
+    source_css: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     created_at: Mapped[datetime] = mapped_column(default=naive_utc_now)
 
     material: Mapped[Material] = relationship(
