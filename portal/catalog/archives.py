@@ -15,7 +15,7 @@ import zipfile
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.catalog.services import download_filename
+from portal.catalog.services import download_filename, public_materials
 from portal.extensions import db
 from portal.models import Kit, KitArchive
 
@@ -23,9 +23,9 @@ FOLDERS = {"fr": "Français", "en": "English"}
 
 
 def kit_fingerprint(kit: Kit) -> str:
-    """A digest of the kit's current material versions: a new version, a new ZIP."""
+    """A digest of the kit's public material versions: a new version, a new ZIP."""
     return versions_fingerprint((m.id, m.current_version.id, m.current_version.checksum)
-                                for m in kit.materials if m.current_version is not None)
+                                for m in public_materials(kit))
 
 
 def versions_fingerprint(versions) -> str:
@@ -66,7 +66,7 @@ def ensure_kit_archive(kit: Kit, storage) -> KitArchive:
     if archive is not None and stored(storage, archive.storage_key):
         return archive
     key = f"zips/{kit.slug}/{fingerprint[:24]}.zip"
-    members = [m for m in kit.materials if m.current_version is not None]
+    members = public_materials(kit)
     with tempfile.TemporaryFile() as spool:
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for material in members:

@@ -7,7 +7,7 @@ from functools import cache
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.clock import today_in_montreal
+from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.models import Account, Campaign, Kit, Material
 from portal.reference import APPROVED_AUDIENCES, AUDIENCE_ROLES, LANGUAGES, MATERIAL_KINDS
@@ -82,10 +82,11 @@ class CatalogFilters:
 
 
 def list_kits(campaign: Campaign | None, filters: CatalogFilters = CatalogFilters()):
-    """The campaign's kits with their materials, filtered by audience, language and kind.
+    """The campaign's kits with their public materials, filtered by audience, language
+    and kind.
 
-    A kit stays listed when at least one of its materials passes the language and kind
-    filters; its ``visible_materials`` are those that pass.
+    A kit is listed when at least one of its public materials passes the language and
+    kind filters (a kit with none published yet is not listed), with those materials.
     """
     query = (select(Kit).options(selectinload(Kit.materials).selectinload(Material.current_version))
              .order_by(Kit.position, Kit.slug))
@@ -96,15 +97,22 @@ def list_kits(campaign: Campaign | None, filters: CatalogFilters = CatalogFilter
     listed = []
     for kit in db.session.scalars(query):
         materials = filter_materials(kit.materials, filters)
-        if materials or not (filters.language or filters.kind):
+        if materials or (public_materials(kit) and not (filters.language or filters.kind)):
             listed.append((kit, materials))
     return listed
 
 
+def public_materials(kit: Kit) -> list[Material]:
+    """The kit's materials offered now, on the portal's clock."""
+    now = naive_utc_now()
+    return [m for m in kit.materials if m.is_public(now)]
+
+
 def filter_materials(materials, filters: CatalogFilters) -> list[Material]:
+    now = naive_utc_now()
     return [
         m for m in materials
-        if m.current_version is not None
+        if m.is_public(now)
         and (not filters.language or m.language == filters.language)
         and (not filters.kind or m.kind == filters.kind)
     ]
@@ -119,10 +127,11 @@ def _kit_query():
 
 
 def get_kit(slug: str) -> Kit:
-    """A kit with its campaign and its materials' current versions, in one query."""
+    """A kit with its campaign and its materials' current versions, in one query;
+    ``NotFound`` unless at least one of its materials is public."""
     # one_or_none, not first: the joined materials span several rows, all to be read.
     kit = db.session.scalars(_kit_query(), {"slug": slug}).unique().one_or_none()
-    if kit is None:
+    if kit is None or not public_materials(kit):
         raise NotFound(slug)
     return kit
 
@@ -130,7 +139,7 @@ def get_kit(slug: str) -> Kit:
 def get_material(kit: Kit, material_slug: str, language: str) -> Material:
     for material in kit.materials:
         if material.slug == material_slug and material.language == language:
-            if material.current_version is None:
+            if not material.is_public(naive_utc_now()):
                 break
             return material
     raise NotFound(f"{kit.slug}/{material_slug}/{language}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import naive_utc_now
@@ -122,6 +122,12 @@ class Material(db.Model):
         back_populates="material",
         order_by="MaterialVersion.number",
     )
+
+    @classmethod
+    def public_clause(cls, now: datetime):
+        """The SQL twin of ``is_public``."""
+        return and_(cls.current_version_id.is_not(None), cls.published_at.is_not(None),
+                    cls.published_at <= now, cls.withdrawn_at.is_(None))
 
     def is_public(self, now: datetime) -> bool:
         """Offered to the public at ``now`` (naive UTC): published, not withdrawn, a file."""

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
 from portal.catalog.services import current_campaign
+from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.facts import facts, localized
 from portal.images import open_upload, process_logo
@@ -26,7 +27,7 @@ def personalizable_materials(account: Account) -> list[Material]:
     campaign = current_campaign()
     query = (select(Material).join(Kit)
              .where(Material.personalizable.is_(True), Material.kind.in_(("poster", "flyer")),
-                    Material.current_version_id.is_not(None))
+                    Material.public_clause(naive_utc_now()))
              .order_by(Kit.position, Material.position, Material.language))
     if campaign is not None:
         query = query.where(Kit.campaign_id == campaign.id)
@@ -37,7 +38,7 @@ def certificate_material(language: str) -> Material | None:
     campaign = current_campaign()
     query = (select(Material).join(Kit)
              .where(Material.kind == "certificate_template", Material.language == language,
-                    Material.current_version_id.is_not(None)))
+                    Material.public_clause(naive_utc_now())))
     if campaign is not None:
         query = query.where(Kit.campaign_id == campaign.id)
     return db.session.scalars(query.limit(1)).first()
@@ -48,7 +49,8 @@ def frame_material(language: str) -> Material | None:
     campaign = current_campaign()
     query = (select(Material).join(Kit)
              .where(Kit.audience == "citizens", Material.kind == "social_image",
-                    Material.language == language, Material.current_version_id.is_not(None)))
+                    Material.language == language,
+                    Material.public_clause(naive_utc_now())))
     if campaign is not None:
         query = query.where(Kit.campaign_id == campaign.id)
     return db.session.scalars(query.limit(1)).first()
