@@ -12,6 +12,13 @@ ACTIONS = (
     "account_reinstated", "document_revoked", "campaign_created", "campaign_edited",
     "figures_exported", "events_exported", "job_started", "second_factor_reset",
     "staff_created",
+    # Publishing in the portal.
+    "kit_created", "material_created", "version_created", "version_made_current",
+    "material_published", "material_scheduled", "material_withdrawn", "material_reviewed",
+    "print_limits_changed",
+    # Orders of printed kits.
+    "order_approved", "order_rejected", "order_shipped", "orders_exported",
+    "printed_copies_exported",
 )
 
 

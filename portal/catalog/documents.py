@@ -95,19 +95,31 @@ class MaterialRenderer:
         pdf = render_pdf(html, self.asset_root)
         if pdf.refused_urls:
             raise ContentError(f"{material['source'][language]} asks for {pdf.refused_urls[:3]}")
-        if material["format"] == "pdf":
-            return RenderedMaterial(pdf.data, rasterize(pdf.data, 0, THUMBNAIL_WIDTH),
-                                    pdf.pages, None, None, pdf_text(pdf.data))
-        png = rasterize(pdf.data, 0, material["width"])
-        image = Image.open(io.BytesIO(png))
-        if image.size != (material["width"], material["height"]):
-            image = image.resize((material["width"], material["height"]), Image.LANCZOS)
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG", optimize=True)
-            png = buffer.getvalue()
-        thumb = image.copy()
-        thumb.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
+        return material_files(pdf.data, pdf.pages, html, material["format"],
+                              material.get("width"), material.get("height"))
+
+
+def material_files(pdf: bytes, pages: int, html: str, fmt: str, width: int | None,
+                   height: int | None) -> RenderedMaterial:
+    """A rendered material's file and thumbnail: the PDF, or its first page as a PNG of
+    ``width`` x ``height`` pixels."""
+    if fmt == "pdf":
+        return RenderedMaterial(pdf, rasterize(pdf, 0, THUMBNAIL_WIDTH), pages, None, None,
+                                pdf_text(pdf))
+    png = rasterize(pdf, 0, width)
+    image = Image.open(io.BytesIO(png))
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.LANCZOS)
         buffer = io.BytesIO()
-        thumb.save(buffer, format="PNG", optimize=True)
-        return RenderedMaterial(png, buffer.getvalue(), None, image.width, image.height,
-                                html_text(html))
+        image.save(buffer, format="PNG", optimize=True)
+        png = buffer.getvalue()
+    return RenderedMaterial(png, thumbnail_of(image), None, image.width, image.height,
+                            html_text(html))
+
+
+def thumbnail_of(image: Image.Image) -> bytes:
+    thumb = image.copy()
+    thumb.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

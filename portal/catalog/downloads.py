@@ -7,7 +7,8 @@ process, reads the kit, its campaign and the material's current version as plain
 the account the session names, as the ORM object Flask-Login's loader then finds in the
 session instead of querying again: the loader's checks (session version, suspension)
 still decide who is signed in. Nothing is cached between requests: an import that makes
-a new current version is seen by the next download.
+a new current version is seen by the next download. Only public materials (published on
+the portal's clock, not withdrawn) are downloaded or go into a kit's ZIP.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask import g, session
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from portal.catalog.archives import stored, versions_fingerprint
 from portal.catalog.services import NotFound, readable_filename
+from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.models import Account, Campaign, Kit, KitArchive, Material, MaterialVersion
 
@@ -78,6 +80,11 @@ _KIT_COLUMNS = (Kit.id, Kit.slug, Kit.campaign_id, Kit.audience, Campaign.year, 
                 Kit.title_en)
 
 
+def _public():
+    # Material.public_clause with the moment as a parameter, so the statement is built once.
+    return and_(Material.published_at <= bindparam("now"), Material.withdrawn_at.is_(None))
+
+
 @cache
 def _material_query():
     return (select(Account, *_KIT_COLUMNS, MaterialVersion.id, MaterialVersion.storage_key,
@@ -88,14 +95,14 @@ def _material_query():
             .join(MaterialVersion, MaterialVersion.id == Material.current_version_id)
             .outerjoin(Account, Account.id == bindparam("account_id"))
             .where(Kit.slug == bindparam("kit"), Material.slug == bindparam("material"),
-                   Material.language == bindparam("language")))
+                   Material.language == bindparam("language"), _public()))
 
 
 def material_download(kit_slug: str, material_slug: str, language: str) -> MaterialFacts:
     """The material's kit and current version; ``NotFound`` without either."""
     row = db.session.execute(_material_query(), {
         "account_id": _session_account_id(), "kit": kit_slug, "material": material_slug,
-        "language": language}).first()
+        "language": language, "now": naive_utc_now()}).first()
     if row is None:
         raise NotFound(f"{kit_slug}/{material_slug}/{language}")
     _keep(row[0])
@@ -114,7 +121,7 @@ def _kit_query():
                    MaterialVersion.checksum)
             .select_from(Kit)
             .join(Campaign, Campaign.id == Kit.campaign_id)
-            .outerjoin(Material, Material.kit_id == Kit.id)
+            .outerjoin(Material, and_(Material.kit_id == Kit.id, _public()))
             .outerjoin(MaterialVersion, MaterialVersion.id == Material.current_version_id)
             .outerjoin(Account, Account.id == bindparam("account_id"))
             .where(Kit.slug == bindparam("slug")))
@@ -128,11 +135,11 @@ class KitDownload:
 
 
 def kit_download(slug: str) -> KitDownload:
-    """The kit, the fingerprint of its current versions and the key of their ZIP if it
-    was built; ``NotFound`` without the kit."""
+    """The kit, the fingerprint of its public versions and the key of their ZIP if it
+    was built; ``NotFound`` without the kit or without a public material."""
     rows = db.session.execute(_kit_query(), {"account_id": _session_account_id(),
-                                             "slug": slug}).all()
-    if not rows:
+                                             "slug": slug, "now": naive_utc_now()}).all()
+    if not rows or all(row[10] is None for row in rows):  # no kit, or nothing offered
         raise NotFound(slug)
     _keep(rows[0][0])
     fingerprint = versions_fingerprint(row[9:] for row in rows if row[10] is not None)

@@ -6,7 +6,10 @@ loaded once); a render that does not answer in time gets its process killed and
 replaced, and the caller gets ``RenderTimeout`` instead of a stuck server.
 
 The two talk over the child's standard input and output: length-prefixed pickles of
-``(html, asset_root, extra_assets)`` one way and ``(status, payload)`` the other.
+``("html", html, asset_root, extra_assets)`` or ``("source", template, css, sources_root,
+context, asset_root)`` one way and ``(status, payload)`` the other. A source is a
+template staff edited in the portal: its Jinja render runs here too (see
+``portal.pdf.sources``), so a template that loops for ever is stopped like a slow render.
 """
 from __future__ import annotations
 
@@ -30,6 +33,15 @@ class RenderTimeout(RuntimeError):
 
 class RenderFailed(RuntimeError):
     """The render process reported an error (or died)."""
+
+
+class SourceFailed(RuntimeError):
+    """A staff-edited template could not be rendered: ``kind`` is ``syntax``,
+    ``security`` (the sandbox refused), ``undefined`` or ``template``; ``line`` where known."""
+
+    def __init__(self, kind: str, line: int | None, message: str):
+        super().__init__(message)
+        self.kind, self.line, self.message = kind, line, message
 
 
 def _read_exactly(stream, size: int) -> bytes:
@@ -60,16 +72,26 @@ def serve() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # nothing else may write into the answer pipe
     from portal.pdf.render import render_pdf
+    from portal.pdf.sources import SourceError, render_source_html
 
     while True:
         try:
-            html, asset_root, extra_assets = _receive(requests)
+            request = _receive(requests)
         except EOFError:
             return
         try:
+            html = None
+            if request[0] == "source":
+                _, template, css, sources_root, context, asset_root = request
+                html = render_source_html(template, css, Path(sources_root), context)
+                extra_assets = None
+            else:
+                _, html, asset_root, extra_assets = request
             result = render_pdf(html, Path(asset_root), extra_assets)
             _send(answers, ("ok", (result.data, result.pages, result.refused_urls,
-                                   result.fetched_urls)))
+                                   result.fetched_urls, html if request[0] == "source" else None)))
+        except SourceError as exc:
+            _send(answers, ("source", (exc.kind, exc.line, exc.message[:500])))
         except Exception as exc:  # report it and keep serving
             _send(answers, ("error", f"{type(exc).__name__}: {exc}"[:500]))
 
@@ -103,10 +125,18 @@ class RenderWorker:
 
     def render(self, html: str, asset_root: Path, extra_assets: dict[str, bytes] | None,
                timeout: float) -> RenderedPDF:
+        return self._exchange(("html", html, str(asset_root), extra_assets or {}), timeout)[0]
+
+    def render_source(self, template: str, css: str, sources_root: Path, context: dict,
+                      asset_root: Path, timeout: float) -> tuple[RenderedPDF, str]:
+        return self._exchange(("source", template, css, str(sources_root), context,
+                               str(asset_root)), timeout)
+
+    def _exchange(self, message: tuple, timeout: float) -> tuple[RenderedPDF, str | None]:
         with self._lock:
             process = self._ensure_started()
             try:
-                _send(process.stdin, (html, str(asset_root), extra_assets or {}))
+                _send(process.stdin, message)
                 ready, _, _ = select.select([process.stdout], [], [], timeout)
                 if not ready:
                     self.stop()
@@ -115,10 +145,13 @@ class RenderWorker:
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 self.stop()
                 raise RenderFailed("the render process stopped") from exc
+        if status == "source":
+            raise SourceFailed(*payload)
         if status != "ok":
             raise RenderFailed(payload)
-        data, pages, refused, fetched = payload
-        return RenderedPDF(data=data, pages=pages, refused_urls=refused, fetched_urls=fetched)
+        data, pages, refused, fetched, html = payload
+        return RenderedPDF(data=data, pages=pages, refused_urls=refused,
+                           fetched_urls=fetched), html
 
 
 _WORKER = RenderWorker()
@@ -128,6 +161,13 @@ def render_in_worker(html: str, asset_root: Path, extra_assets: dict[str, bytes]
                      timeout: float = 20.0) -> RenderedPDF:
     """Render with this process's render process, stopping it after ``timeout`` seconds."""
     return _WORKER.render(html, asset_root, extra_assets, timeout)
+
+
+def render_source_in_worker(template: str, css: str, sources_root: Path, context: dict,
+                            asset_root: Path, timeout: float = 20.0) -> tuple[RenderedPDF, str]:
+    """Render a staff-edited template (Jinja in the sandbox, then WeasyPrint) in the
+    render process; the PDF and the HTML the template produced."""
+    return _WORKER.render_source(template, css, sources_root, context, asset_root, timeout)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from portal.extensions import db
 from portal.facts import facts
 from portal.models import Account, Material, PersonalizedDocument
 from portal.pdf.render import rasterize, template_environment
+from portal.pdf.sources import sandbox, with_stylesheet
 from portal.pdf.worker import RenderFailed, RenderTimeout, render_in_worker
 from portal.storage import StorageError, get_storage
 
@@ -117,13 +118,24 @@ def document_html(document: PersonalizedDocument) -> tuple[str, dict[str, bytes]
         assets[f"qr/{document.qr_token}.svg"] = _qr_svg(url)
         context.update(qr_src=f"asset:qr/{document.qr_token}.svg", qr_url=url)
     env = template_environment(Path(current_app.config["MATERIALS_PATH"]) / "sources")
+    version = document.material_version
+    # A version staff made from an edited source is co-branded from that source (its CSS
+    # added as it was when the version was made); others from the file of materials/.
+    source = entry["source"][material.language]
+    if version is not None and version.source_html is not None:
+        # Staff's source runs in the immutable sandbox, as when its version was made.
+        env = sandbox(Path(current_app.config["MATERIALS_PATH"]) / "sources")
+        source = env.from_string(version.source_html)
     if material.kind in QR_KINDS:
         context["org"] = data
         template = env.from_string(COBRAND_WRAPPER)
-        html = template.render(source=entry["source"][material.language], **context)
+        html = template.render(source=source, **context)
     else:
         context["person"] = data
-        html = env.get_template(entry["source"][material.language]).render(**context)
+        template = source if not isinstance(source, str) else env.get_template(source)
+        html = template.render(**context)
+    if version is not None and version.source_css:
+        html = with_stylesheet(html, version.source_css)
     return html, assets
 
 

@@ -82,12 +82,6 @@ def _dashboard_state():
     return campaign, form, filters, error
 
 
-@bp.get("/")
-@staff_required
-def home():
-    return redirect(url_for("staff.dashboard"))
-
-
 @bp.get("/dashboard")
 @staff_required
 def dashboard():
