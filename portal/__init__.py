@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth import bp as auth_bp
     from portal.catalog import bp as catalog_bp
     from portal.health import bp as health_bp
+    from portal.orders import bp as orders_bp
     from portal.pages import bp as pages_bp
     from portal.personalize import bp as personalize_bp
     from portal.staff import bp as staff_bp
@@ -102,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(account_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(personalize_bp)
+    app.register_blueprint(orders_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(health_bp)
 

@@ -37,6 +37,12 @@ TABLE = {
     "/staff/kits": (302, 403, 403, 403, 403, 302, 200),
     "/staff/exports/events.csv": (302, 403, 403, 403, 403, 302, 200),
     "/staff/exports/figures.csv": (302, 403, 403, 403, 403, 302, 200),
+    "/staff/exports/printed.csv": (302, 403, 403, 403, 403, 302, 200),
+    "/staff/orders": (302, 403, 403, 403, 403, 302, 200),
+    "/staff/orders/export.csv": (302, 403, 403, 403, 403, 302, 200),
+    # Orders of printed kits: verified, approved organizations; staff may look.
+    "/orders/": (302, 403, 403, 403, 200, 302, 200),
+    "/orders/basket": (302, 403, 403, 403, 200, 302, 200),
 }
 
 CASES = [(route, role, answers[index]) for route, answers in TABLE.items()

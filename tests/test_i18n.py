@@ -18,11 +18,13 @@ PAGES = {
                 "/account/register/organization", "/account/register/citizen",
                 "/account/reset", "/kits/no-such-kit"],
     "citizen": ["/certificate", "/frame", "/account/"],
-    "organization": ["/personalize", "/account/"],
+    "organization": ["/personalize", "/account/", "/orders/", "/orders/basket"],
     "pending": ["/personalize", "/kits/guide-professionnels/guide/fr/download"],
     "unverified": ["/kits/trousse-citoyens/fiche-information/fr/download"],
     "staff": ["/staff/dashboard", "/staff/campaigns", "/staff/organizations", "/staff/accounts",
-              "/staff/audit", "/staff/jobs"],
+              "/staff/audit", "/staff/jobs", "/staff/orders", "/staff/", "/staff/kits",
+              "/staff/kits/1", "/staff/materials/1", "/staff/materials/1/source",
+              "/staff/materials/1/versions/1"],
 }
 
 

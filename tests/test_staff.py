@@ -143,7 +143,8 @@ def test_public_counter(client, week_download):
     assert data["campaign"] == {"year": 2027, "start": "2027-03-01", "end": "2027-03-07"}
     assert "computed_at" in data
     assert set(data) == {"kits_distributed", "organizations_reached", "downloads", "campaign",
-                         "computed_at"}
+                         "computed_at", "printed_copies"}
+    assert data["printed_copies"] == 0  # shipped printed copies, counted apart
     assert "max-age=60" in response.headers["Cache-Control"]
     page = client.get("/counter").get_data(as_text=True)
     assert '<strong class="counter-number">1</strong>' in page

@@ -5,7 +5,8 @@ Deleting an account keeps the campaign's figures exact without keeping the perso
 their download events (and the rollups' first-seen rows) are re-pointed to a new random
 anonymous id, so distinct counts do not change; their logo and personalized documents
 are deleted, and QR codes already printed keep leading to the help page, without the
-organization's name.
+organization's name. Its orders of printed kits stay (shipped copies are in the figures)
+without the account, the address or the name; its basket is deleted.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def _iso(moment) -> str | None:
 
 def export_data(account: Account) -> dict:
     """Everything the portal keeps about the account, readable by its holder."""
+    from portal.orders.services import export_orders
+
     profile = db.session.scalars(select(CobrandProfile)
                                  .where(CobrandProfile.account_id == account.id)).first()
     downloads = db.session.execute(
@@ -72,6 +75,7 @@ def export_data(account: Account) -> dict:
         "personalized_documents": [{"id": d.public_id, "created_at": _iso(d.created_at),
                                     "data": json.loads(d.data_json or "{}")}
                                    for d in documents],
+        "printed_kit_orders": export_orders(account),
         "not_kept": ["IP addresses", "passwords (only a salted hash)",
                      "who scanned a QR code (only a daily anonymous count)"],
     }
@@ -79,6 +83,8 @@ def export_data(account: Account) -> dict:
 
 def delete_account(account: Account) -> None:
     """Erase the account and its personal data; the figures stay exact."""
+    from portal.orders.services import forget_account
+
     storage = get_storage()
     anonymous = "anon-" + secrets.token_hex(11)
     actor = account.actor_id
@@ -111,6 +117,7 @@ def delete_account(account: Account) -> None:
     db.session.execute(update(AuditEntry).where(AuditEntry.actor_account_id == account.id)
                        .values(actor_account_id=None))
     db.session.execute(delete(AccountToken).where(AccountToken.account_id == account.id))
+    forget_account(account)  # orders stay for the figures, without the person
     db.session.delete(account)
     db.session.commit()
     for key in files:  # after the commit: a storage hiccup leaves an orphan, not a person

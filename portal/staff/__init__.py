@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from portal.staff import accounts, jobs, publishing, routes  # noqa: E402,F401
+from portal.staff import accounts, jobs, orders, publishing, routes  # noqa: E402,F401

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField
-from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
+from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.forms import PortalForm
 from portal.reference import REGIONS
@@ -20,6 +20,32 @@ class CampaignForm(PortalForm):
                                validators=[Optional(), NumberRange(0, 10_000_000)])
     target_organizations = IntegerField(_l("Target: organizations reached"),
                                         validators=[Optional(), NumberRange(0, 1_000_000)])
+
+    # Orders of printed kits: closed when the stock is exhausted or the budget spent, with
+    # a message organizations read in their language.
+    ordering_closed = BooleanField(_l("Orders of printed kits are closed"))
+    ordering_message_fr = TextAreaField(
+        _l("Message to organizations, in French"),
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[Optional(), Length(max=500, message=_l("At most %(max)d characters.",
+                                                              max=500))],
+        description=_l("Shown instead of the order form while ordering is closed, for "
+                       "example: stock exhausted, new copies in February."))
+    ordering_message_en = TextAreaField(
+        _l("Message to organizations, in English"),
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[Optional(), Length(max=500, message=_l("At most %(max)d characters.",
+                                                              max=500))])
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if self.ordering_closed.data:  # organizations read why, in their language
+            for message in (self.ordering_message_fr, self.ordering_message_en):
+                if not message.data:
+                    message.errors = [*message.errors, _l(
+                        "Write the message organizations read while ordering is closed.")]
+                    valid = False
+        return valid
 
     def region_fields(self):
         return [getattr(self, f"region_{code}") for code in REGIONS]

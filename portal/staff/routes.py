@@ -149,7 +149,8 @@ def _store_campaign(form, campaign: Campaign, message: str):
         return None
     record("campaign_created" if created else "campaign_edited", f"campaign:{campaign.year}",
            f"{campaign.starts_on}..{campaign.ends_on}, targets {campaign.target_kits}/"
-           f"{campaign.target_organizations}")
+           f"{campaign.target_organizations}, ordering "
+           f"{'open' if campaign.ordering_open else 'closed'}")
     flash(message % {"year": campaign.year}, "success")
     return redirect(url_for("staff.campaign_list"))
 
@@ -176,6 +177,7 @@ def campaign_edit(campaign_id):
     if request.method == "GET":
         for target in campaign.region_targets:
             getattr(form, f"region_{target.region}").data = target.target_kits
+        form.ordering_closed.data = not campaign.ordering_open
     if form.validate_on_submit():
         done = _store_campaign(form, campaign, _("Campaign %(year)d saved."))
         if done is not None:

@@ -37,6 +37,9 @@ def save_campaign(form, campaign: Campaign) -> Campaign:
     for name in ("year", "starts_on", "ends_on", "national_day", "target_kits",
                  "target_organizations"):
         setattr(campaign, name, getattr(form, name).data)
+    campaign.ordering_open = not form.ordering_closed.data
+    campaign.ordering_message_fr = form.ordering_message_fr.data or None
+    campaign.ordering_message_en = form.ordering_message_en.data or None
     wanted = {code: getattr(form, f"region_{code}").data for code in REGIONS}
     existing = {t.region: t for t in campaign.region_targets}
     for code, value in wanted.items():
@@ -60,7 +63,11 @@ def refresh_figures(max_age_seconds: int = 3) -> None:
 
 
 def figures_for(campaign: Campaign, filters: Filters) -> Figures:
-    return campaign_figures(campaign, filters)
+    from portal.orders.figures import printed_copies
+
+    figures = campaign_figures(campaign, filters)
+    figures.printed = printed_copies(campaign, filters)  # counted apart from downloads
+    return figures
 
 
 def safe_cell(value):
@@ -111,6 +118,19 @@ def figure_rows(figures: Figures, language: str):
     for row in figures.by_organization_type:
         for key in ("downloads", "organizations_reached"):
             yield ("organization_type", key, row["organization_type"], row[key])
+    if figures.printed is not None:  # shipped printed copies, apart from downloads
+        printed = figures.printed
+        yield ("printed", "printed_copies", "", printed["total"])
+        for row in printed["by_kit"]:
+            yield ("printed_kit", "printed_copies",
+                   row["kit"].title(language) if row["kit"] else row["kit_id"], row["copies"])
+        for row in printed["by_region"]:
+            yield ("printed_region", "printed_copies", row["region"] or "none", row["copies"])
+        for row in printed["by_organization_type"]:
+            yield ("printed_organization_type", "printed_copies", row["organization_type"],
+                   row["copies"])
+        for row in printed["by_day"]:
+            yield ("printed_day", "printed_copies", row["day"].isoformat(), row["copies"])
     if figures.previous:
         for key, value in figures.previous["totals"].items():
             yield ("previous_campaign", key, figures.previous["campaign"].year, value)

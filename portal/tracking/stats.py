@@ -53,6 +53,9 @@ class Figures:
     by_account_type: list[dict] = field(default_factory=list)
     by_organization_type: list[dict] = field(default_factory=list)
     previous: dict | None = None
+    # Printed copies shipped (portal/orders/figures.py): counted apart, never added to
+    # the download figures.
+    printed: dict | None = None
 
 
 def _where(model, campaign: Campaign, filters: Filters, kit_column=True):
@@ -247,12 +250,15 @@ def _previous_week(campaign: Campaign, filters: Filters) -> dict | None:
 
 
 def public_counter(campaign: Campaign) -> dict:
-    """Aggregates only: nothing about any account, region or kit."""
+    """Aggregates only: nothing about any account, region or kit. Printed copies shipped
+    are their own figure, never part of the kits distributed."""
     figures = _sum_firsts(campaign, Filters(campaign.starts_on, campaign.ends_on))
     kits, organizations = db.session.execute(figures).one()
     downloads = db.session.scalar(select(func.coalesce(func.sum(DailyDownloads.downloads), 0))
                                   .where(DailyDownloads.campaign_id == campaign.id))
+    from portal.orders.figures import printed_total
+
     return {"kits_distributed": int(kits), "organizations_reached": int(organizations),
-            "downloads": int(downloads),
+            "downloads": int(downloads), "printed_copies": printed_total(campaign),
             "campaign": {"year": campaign.year, "start": campaign.starts_on.isoformat(),
                          "end": campaign.ends_on.isoformat()}}
