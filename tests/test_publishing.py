@@ -381,3 +381,21 @@ def test_organizations_co_brand_the_version_made_from_the_edited_source(
     html, _ = document_html(document)
     assert "Edited in the portal." in html and "#123456" in html
     assert "Maison des jeunes" in html
+
+
+def test_a_campaign_in_preparation_does_not_empty_the_catalog(
+        app, staff_client, next_campaign, monkeypatch):
+    from portal.catalog.services import current_campaign
+
+    kit = _new_kit(staff_client, next_campaign)
+    material = _new_material(staff_client, kit)["fr"]
+    assert _send_source(staff_client, material, SIMPLE_SOURCE).status_code == 302
+    staff_client.post(f"/staff/materials/{material.id}/versions/1/current")
+    staff_client.post(f"/staff/materials/{material.id}/schedule",
+                      data={"day": "2028-03-01", "at": "00:00"})
+    # After the 2027 week, before 1 March 2028: still the 2027 kits.
+    monkeypatch.setitem(app.config, "FROZEN_NOW", datetime(2027, 6, 1, tzinfo=UTC))
+    assert current_campaign().year == 2027
+    assert app.test_client().get("/kits/trousse-organismes").status_code == 200
+    monkeypatch.setitem(app.config, "FROZEN_NOW", datetime(2028, 3, 1, 5, 0, tzinfo=UTC))
+    assert current_campaign().year == 2028
