@@ -297,6 +297,66 @@ def test_organization_waits_for_approval_then_co_brands_and_staff_see_it(browser
     assert "1" in staff.inner_text("#live dl.totals")
 
 
+def test_organization_orders_printed_posters_staff_ship_them_and_the_dashboard_counts_them(
+        browser, live):
+    """The approved organization of the journey above (region 03) orders 50 French
+    posters by keyboard; staff approve and ship them; the dashboard shows 50 printed
+    copies in that region, apart from downloads, and the organization sees 'shipped'."""
+    page = live.contexts["organization"].new_page()
+    page.set_default_timeout(20_000)
+    page.goto(live.url + "/kits/trousse-organismes?lang=fr")
+    link = page.locator("a[href*='/orders/basket#material-']").first
+    material_id = link.get_attribute("href").rsplit("-", 1)[1]
+    link.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/orders/basket" in page.url
+    type_into(page, f"#quantity_{material_id}", "50")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("/orders/basket/address")
+    type_into(page, "#recipient", "Direction, Maison des jeunes Le Tournant")
+    type_into(page, "#street", "55, rue Saint-Jean")
+    type_into(page, "#city", "Québec")
+    type_into(page, "#postal_code", "g1r 4p5")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("/orders/basket/review")
+    assert "G1R 4P5" in page.inner_text("main")
+    page.focus("main form[action$='/confirm'] button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    order_path = re.search(r"/orders/\d+$", page.url).group(0)
+    submitted_status = page.inner_text("#order-status")
+
+    staff = live.contexts["staff"].new_page()
+    staff.set_default_timeout(20_000)
+    staff.goto(live.url + "/staff/orders")
+    staff.locator(f"a[href$='/staff{order_path}']").focus()
+    with staff.expect_navigation():
+        staff.keyboard.press("Enter")
+    assert "G1R 4P5" in staff.inner_text("main")
+    staff.focus("main form[action$='/approve'] button[type=submit]")
+    with staff.expect_navigation():
+        staff.keyboard.press("Enter")
+    staff.focus("main form[action$='/ship'] button[type=submit]")  # today's date, filled in
+    with staff.expect_navigation():
+        staff.keyboard.press("Enter")
+    assert staff.locator("main form[action$='/ship']").count() == 0
+
+    staff.goto(live.url + "/staff/dashboard")
+    row = staff.locator("#printed-by-region tr", has_text="03 Capitale-Nationale")
+    assert row.locator("td").inner_text().strip() == "50"
+    assert "50" in staff.inner_text("#live .printed-total dd")
+    screenshot(staff, "printed-copies-dashboard")
+
+    page.goto(live.url + order_path)
+    assert page.inner_text("#order-status") != submitted_status
+    assert "mars 2027" in page.inner_text("main dl")  # shipped on, in the page's language
+    page.close()
+    staff.close()
+
+
 # --- Accessibility -----------------------------------------------------------------
 
 PAGES = {
@@ -307,6 +367,8 @@ PAGES = {
     "personalize": ("organization", "/personalize"),
     "certificate": ("citizen", "/certificate"),
     "dashboard": ("staff", "/staff/dashboard"),
+    "order-basket": ("organization", "/orders/basket"),
+    "staff-orders": ("staff", "/staff/orders"),
     "error": ("visitor", "/kits/no-such-kit"),
 }
 
