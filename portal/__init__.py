@@ -70,18 +70,25 @@ def register_extensions(app: Flask) -> None:
         from flask import g
 
         g.pop("_login_user", None)
+        g.pop("portal_download_account", None)
 
     @login_manager.user_loader
     def load_account(session_id: str):
         """A session names "<account id>:<session version>:<account nonce>": a raised
         version (password changed, account suspended) ends every session made before it,
         and a deleted account's sessions fit no other account."""
+        from flask import g
+
         from portal.extensions import db
 
         parts = session_id.split(":")
         if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
             return None
-        account = db.session.get(Account, int(parts[0]))
+        # A download reads the account with its catalog entry (catalog.downloads): the
+        # same row, with the same checks below, without a second query.
+        account = g.pop("portal_download_account", None)
+        if account is None or account.id != int(parts[0]):
+            account = db.session.get(Account, int(parts[0]))
         if account is None or account.get_id() != session_id or not account.is_active:
             return None
         return account

@@ -92,3 +92,43 @@ def test_a_download_commits_its_event_without_a_transaction_of_its_own(productio
             # The ZIP built here (first download of those versions) was committed too.
             db.session.execute(delete(KitArchive).where(KitArchive.id > archives_before))
             db.session.commit()
+
+
+@pytest.mark.no_db_isolation
+def test_a_download_whose_event_fails_in_autocommit_answers_503(production_like_app,
+                                                                 monkeypatch):
+    """The autocommit path runs on the DBAPI connection: a database error there still
+    becomes the usual SQLAlchemy error, so no file goes out uncounted, and the pool's
+    connection stays usable."""
+    from sqlalchemy import text
+
+    from portal.database import DirectStatement
+    from portal.tracking import events
+
+    app = production_like_app
+    with app.app_context():
+        before = db.session.scalar(select(func.max(Account.id))) or 0
+        result = app.test_cli_runner().invoke(args=["load-sessions", "--count", "1",
+                                                    "--role", "citizen"])
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], result.output.split()[0])
+    path = "/kits/trousse-citoyens/fiche-information/fr/download"
+    try:
+        monkeypatch.setattr(events, "_INSERT", DirectStatement(
+            lambda: text("INSERT INTO no_such_table (id) VALUES (1)")))
+        answer = client.get(path, headers={"User-Agent": DEFAULT_USER_AGENT})
+        assert answer.status_code == 503 and "Location" not in answer.headers
+        monkeypatch.undo()
+        assert client.get(path, headers={"User-Agent": DEFAULT_USER_AGENT}).status_code == 200
+        with app.app_context():
+            account = db.session.scalars(select(Account).where(Account.id > before)).one()
+            assert db.session.scalar(select(func.count()).select_from(DownloadEvent).where(
+                DownloadEvent.actor_id == account.actor_id)) == 1
+    finally:
+        with app.app_context():
+            for account in db.session.scalars(select(Account).where(Account.id > before)):
+                db.session.execute(delete(DownloadEvent).where(
+                    DownloadEvent.actor_id == account.actor_id))
+                db.session.delete(account)
+            db.session.commit()

@@ -1,14 +1,15 @@
 """What a download needs from the catalog, read with the signed-in account in one query.
 
 Downloads are the portal's busiest path, and every one also writes its event, so each
-round trip to the database and each ORM object counts. One statement, built once per
-process, reads the kit, its campaign and the material's current version as plain values
-(loading them as ORM objects costs several times the query) and, in the same round trip,
-the account the session names, as the ORM object Flask-Login's loader then finds in the
-session instead of querying again: the loader's checks (session version, suspension)
-still decide who is signed in. Nothing is cached between requests: an import that makes
-a new current version is seen by the next download. Only public materials (published on
-the portal's clock, not withdrawn) are downloaded or go into a kit's ZIP.
+round trip to the database and each layer of machinery counts. One statement, compiled
+once per process and run on the DBAPI connection (``database.DirectStatement``: the ORM's
+and SQLAlchemy's execution cost several times the query), reads the kit, its campaign and
+the material's current version as plain values and, in the same round trip, the account
+the session names, made into the ``Account`` Flask-Login's loader then takes instead of
+querying again: the loader's checks (session version, suspension) still decide who is
+signed in. Nothing is cached between requests: an import that makes a new current version
+is seen by the next download. Only public materials (published on the portal's clock, not
+withdrawn) are downloaded or go into a kit's ZIP.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sqlalchemy import and_, bindparam, func, select
 from portal.catalog.archives import stored, versions_fingerprint
 from portal.catalog.services import NotFound, readable_filename
 from portal.clock import naive_utc_now
-from portal.extensions import db
+from portal.database import DirectStatement, loaded
 from portal.models import Account, Campaign, Kit, KitArchive, Material, MaterialVersion
 
 
@@ -70,10 +71,18 @@ def _session_account_id() -> int | None:
     return int(account_id) if account_id.isdigit() else None
 
 
-def _keep(account: Account | None) -> None:
-    # The session's identity map holds objects weakly: keep the account for this request,
-    # for the loader to find.
-    g.portal_download_account = account
+# The account's columns, selected as plain values with the catalog's.
+_ACCOUNT_KEYS = tuple(prop.key for prop in Account.__mapper__.column_attrs)
+_ACCOUNT_COLUMNS = tuple(getattr(Account, key) for key in _ACCOUNT_KEYS)
+_A = len(_ACCOUNT_COLUMNS)  # where the catalog's columns start in a row
+
+
+def _keep(values: tuple) -> None:
+    # The account as the ORM would have loaded it (a persistent row, here detached from
+    # the session: no query ever runs through it), for the loader to find on ``g``.
+    g.portal_download_account = (
+        None if values[0] is None
+        else loaded(Account, dict(zip(_ACCOUNT_KEYS, values, strict=True))))
 
 
 _KIT_COLUMNS = (Kit.id, Kit.slug, Kit.campaign_id, Kit.audience, Campaign.year, Kit.title_fr,
@@ -87,8 +96,9 @@ def _public():
 
 @cache
 def _material_query():
-    return (select(Account, *_KIT_COLUMNS, MaterialVersion.id, MaterialVersion.storage_key,
-                   Material.title, Material.language, Material.format)
+    return (select(*_ACCOUNT_COLUMNS, *_KIT_COLUMNS, MaterialVersion.id,
+                   MaterialVersion.storage_key, Material.title, Material.language,
+                   Material.format)
             .select_from(Material)
             .join(Kit, Kit.id == Material.kit_id)
             .join(Campaign, Campaign.id == Kit.campaign_id)
@@ -100,13 +110,18 @@ def _material_query():
 
 def material_download(kit_slug: str, material_slug: str, language: str) -> MaterialFacts:
     """The material's kit and current version; ``NotFound`` without either."""
-    row = db.session.execute(_material_query(), {
+    rows, _ = _MATERIAL.execute({
         "account_id": _session_account_id(), "kit": kit_slug, "material": material_slug,
-        "language": language, "now": naive_utc_now()}).first()
-    if row is None:
+        "language": language, "now": naive_utc_now()})
+    if not rows:
         raise NotFound(f"{kit_slug}/{material_slug}/{language}")
-    _keep(row[0])
-    return MaterialFacts(KitFacts(*row[1:8]), VersionFacts(row[8], row[9]), *row[10:])
+    row = rows[0]
+    _keep(row[:_A])
+    return MaterialFacts(KitFacts(*row[_A:_A + 7]), VersionFacts(row[_A + 7], row[_A + 8]),
+                         *row[_A + 9:])
+
+
+_MATERIAL = DirectStatement(_material_query)
 
 
 @cache
@@ -117,8 +132,8 @@ def _kit_query():
     archives = (select(func.aggregate_strings(
                     KitArchive.fingerprint + " " + KitArchive.storage_key, "|"))
                 .where(KitArchive.kit_id == Kit.id).scalar_subquery())
-    return (select(Account, *_KIT_COLUMNS, archives, Material.id, MaterialVersion.id,
-                   MaterialVersion.checksum)
+    return (select(*_ACCOUNT_COLUMNS, *_KIT_COLUMNS, archives, Material.id,
+                   MaterialVersion.id, MaterialVersion.checksum)
             .select_from(Kit)
             .join(Campaign, Campaign.id == Kit.campaign_id)
             .outerjoin(Material, and_(Material.kit_id == Kit.id, _public()))
@@ -137,14 +152,18 @@ class KitDownload:
 def kit_download(slug: str) -> KitDownload:
     """The kit, the fingerprint of its public versions and the key of their ZIP if it
     was built; ``NotFound`` without the kit or without a public material."""
-    rows = db.session.execute(_kit_query(), {"account_id": _session_account_id(),
-                                             "slug": slug, "now": naive_utc_now()}).all()
+    rows, _ = _KIT.execute({"account_id": _session_account_id(), "slug": slug,
+                            "now": naive_utc_now()})
+    rows = [(row[:_A], *row[_A:]) for row in rows]  # the account's values first, then as before
     if not rows or all(row[10] is None for row in rows):  # no kit, or nothing offered
         raise NotFound(slug)
     _keep(rows[0][0])
     fingerprint = versions_fingerprint(row[9:] for row in rows if row[10] is not None)
     built = dict(pair.split(" ", 1) for pair in (rows[0][8] or "").split("|") if pair)
     return KitDownload(KitFacts(*rows[0][1:8]), fingerprint, built.get(fingerprint))
+
+
+_KIT = DirectStatement(_kit_query)
 
 
 def stored_archive_key(download: KitDownload, storage) -> str | None:

@@ -19,7 +19,6 @@ from portal.catalog.services import (
     list_kits,
     may_download,
 )
-from portal.database import autocommit_statements
 from portal.i18n import current_language
 from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
 from portal.storage import get_storage
@@ -39,7 +38,7 @@ def _kit_or_404(slug: str):
 def _require_download_right(kit):
     """Visitors are sent to sign in; an unconfirmed address or an organization waiting
     for approval gets a page saying what to do; others outside the audience a 403."""
-    refusal = download_refusal(current_user, kit)
+    refusal = download_refusal(current_user._get_current_object(), kit)
     if refusal is None:
         return None
     if refusal == "sign_in":
@@ -88,7 +87,7 @@ def thumbnail(kit_slug, material_slug, language):
 
 @bp.get(f"/kits/{MATERIAL}/download")
 def download_material(kit_slug, material_slug, language):
-    autocommit_statements()  # reads, then one INSERT that commits itself
+    # One read (the catalog entry and the account), then one INSERT that commits itself.
     try:
         material = material_download(kit_slug, material_slug, language)
     except NotFound:
@@ -103,7 +102,6 @@ def download_material(kit_slug, material_slug, language):
 
 @bp.get(f"/kits/{SLUG}/download.zip")
 def download_kit(kit_slug):
-    autocommit_statements()
     try:
         download = kit_download(kit_slug)
     except NotFound:
@@ -129,7 +127,8 @@ def _recorded(response, kit, **what):
     if request.method == "HEAD":
         return response
     try:
-        record_download(current_user, kit, user_agent=request.user_agent.string, **what)
+        record_download(current_user._get_current_object(), kit,
+                        user_agent=request.user_agent.string, **what)
     except Exception:
         response.close()
         raise

@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.clock import naive_utc_now
+from portal.database import DirectStatement, loaded
 from portal.extensions import db
 from portal.models import Account, DownloadEvent, Kit, MaterialVersion
 from portal.tracking.robots import is_robot
@@ -53,18 +54,30 @@ def record_download(
         "is_robot": is_robot(user_agent),
     }
     try:
-        result = db.session.execute(_insert_statement(), values)
-        db.session.commit()
+        # Alone in autocommit when the request's session has nothing under way (the
+        # downloads); otherwise in the session's transaction, committed with it.
+        rows, committed = _INSERT.execute(values)
+        if not committed:
+            db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()
         log.error("download event not recorded: %s", type(exc).__name__)
         raise TrackingError("download event not recorded") from exc
     # The committed row, as an object outside the session (there is nothing left to flush).
-    return DownloadEvent(id=result.inserted_primary_key[0], **values)
+    return loaded(DownloadEvent, {"id": rows[0][0], **values})
+
+
+_COLUMNS = ("occurred_at", "campaign_id", "kit_id", "material_version_id", "actor_id",
+            "account_type", "region", "organization_type", "personalized", "is_zip",
+            "is_robot")
 
 
 @cache
 def _insert_statement():
     # One plain INSERT, built once per process: the ORM's unit of work (a flush per event)
     # and composing the statement anew would cost more CPU than the INSERT itself.
-    return insert(DownloadEvent.__table__)
+    table = DownloadEvent.__table__
+    return insert(table).returning(table.c.id)
+
+
+_INSERT = DirectStatement(_insert_statement, column_keys=_COLUMNS)
