@@ -77,7 +77,7 @@ def test_a_material_made_in_the_portal_appears_at_its_scheduled_moment(
         app, staff_client, next_campaign, monkeypatch):
     kit = _new_kit(staff_client, next_campaign)
     materials = _new_material(staff_client, kit)
-    for language, material in materials.items():
+    for material in materials.values():
         response = _send_source(staff_client, material, SIMPLE_SOURCE,
                                 "h1 { color: #5b2a86; }")
         assert response.status_code == 302, page_text(response)[:3000]

@@ -3,8 +3,10 @@
 Idempotent: a material whose sources (template, included partials, assets, facts and
 manifest entry) have not changed keeps its version; a changed one gets a new version
 and the old versions stay, with their files and their figures. A material the import
-creates is published at once, with the manifest's print limits; after that, its
-publication, review dates and print limits belong to staff in the portal.
+creates is published at once (from the minute the run began, the same moment for the whole
+run, so a server whose clock was set to the same start never sees it as scheduled), with
+the manifest's print limits; after that, its publication, review dates and print limits
+belong to staff in the portal.
 
 Staff may also make versions in the portal. Those are never replaced by the import: when
 the manifest's source of such a material changed, the import leaves the material as it
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from jinja2 import TemplateError
@@ -94,7 +96,8 @@ def _upsert_kit(entry: dict, campaign: Campaign, position: int, report: ImportRe
     return kit
 
 
-def _upsert_material(kit: Kit, entry: dict, language: str, position: int) -> Material:
+def _upsert_material(kit: Kit, entry: dict, language: str, position: int,
+                     published_at: datetime) -> Material:
     values = {
         "kind": entry["kind"],
         "format": entry["format"],
@@ -109,7 +112,7 @@ def _upsert_material(kit: Kit, entry: dict, language: str, position: int) -> Mat
         printed = entry.get("print") or {}
         today = today_in_montreal()
         material = Material(kit_id=kit.id, slug=entry["slug"], language=language, **values,
-                             published_at=naive_utc_now(), last_reviewed_on=today,
+                             published_at=published_at, last_reviewed_on=today,
                              next_review_on=today + timedelta(days=REVIEW_INTERVAL_DAYS),
                              orderable=bool(printed),
                              max_per_order=printed.get("max_per_order"),
@@ -156,6 +159,7 @@ def import_materials(materials_path: Path, storage,
     kits = load_manifest(materials_path)
     renderer = MaterialRenderer(materials_path, facts)
     report = ImportReport()
+    published_at = naive_utc_now().replace(second=0, microsecond=0)
     total = sum(len(kit["materials"]) for kit in kits) * len(LANGS)
     done = 0
     for kit_position, kit_entry in enumerate(kits):
@@ -163,7 +167,7 @@ def import_materials(materials_path: Path, storage,
         kit = _upsert_kit(kit_entry, campaign, kit_position, report)
         for position, entry in enumerate(kit_entry["materials"]):
             for language in LANGS:
-                material = _upsert_material(kit, entry, language, position)
+                material = _upsert_material(kit, entry, language, position, published_at)
                 label = f"{kit.slug}/{entry['slug']}/{language}"
                 try:
                     fingerprint = renderer.fingerprint(kit_entry, entry, language)

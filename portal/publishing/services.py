@@ -104,7 +104,7 @@ def add_version(material: Material, files: RenderedMaterial, storage, *, actor: 
                                     .where(MaterialVersion.material_id == material.id)) or 0) + 1
         version = MaterialVersion(
             material_id=material.id, number=number,
-            source_fingerprint=fingerprint or f"upload:{checksum}", checksum=checksum,
+            source_fingerprint=fingerprint or checksum, checksum=checksum,  # an upload is its bytes
             size_bytes=len(files.data), pages=files.pages, width_px=files.width_px,
             height_px=files.height_px, storage_key=key, thumbnail_key=thumb_key,
             origin="portal", source_html=source_html, source_css=source_css,
