@@ -369,6 +369,9 @@ PAGES = {
     "dashboard": ("staff", "/staff/dashboard"),
     "order-basket": ("organization", "/orders/basket"),
     "staff-orders": ("staff", "/staff/orders"),
+    "staff-home": ("staff", "/staff/"),
+    "staff-material": ("staff", "/staff/materials/1"),  # the import's first material
+    "staff-source": ("staff", "/staff/materials/1/source"),
     "error": ("visitor", "/kits/no-such-kit"),
 }
 
