@@ -8,7 +8,14 @@ from __future__ import annotations
 from datetime import UTC
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_date, format_datetime, format_decimal, refresh
+from flask_babel import (
+    format_date,
+    format_decimal,
+    format_time,
+    gettext,
+    refresh,
+    to_user_timezone,
+)
 from flask_login import current_user
 
 from portal.extensions import babel
@@ -68,9 +75,11 @@ def long_date(value) -> str:
 
 
 def datetime_local(value) -> str:
-    """A stored UTC time shown in Montréal time, in the page's style."""
-
-    return format_datetime(value.replace(tzinfo=UTC), format="medium")
+    """A stored UTC time shown in Montréal time, to the minute, in the page's style:
+    '1er mars 2027 à 0 h 00', 'March 1, 2027 at 12:00 AM'."""
+    local = to_user_timezone(value.replace(tzinfo=UTC) if value.tzinfo is None else value)
+    return gettext("%(day)s at %(time)s", day=long_date(local),
+                   time=format_time(local, format="short"))
 
 
 def init_app(app: Flask) -> None:

@@ -167,7 +167,7 @@ def test_per_campaign_limit_counts_submitted_approved_and_shipped_orders(organiz
 
 
 @pytest.mark.parametrize("value, message", [
-    ("-5", "from 0 to"), ("abc", "Not a valid integer"), ("101", "at most 100 copies per order"),
+    ("-5", "cannot be negative"), ("abc", "Not a valid integer"), ("101", "at most 100 copies per order"),
     ("2.5", "Not a valid integer"),
 ])
 def test_bad_quantities_on_the_page_change_nothing(client, login, organization, value, message):
@@ -184,6 +184,52 @@ def test_bad_quantities_on_the_page_change_nothing(client, login, organization, 
     assert 'class="error-summary"' in text and message.lower() in text.lower()
     db.session.refresh(basket)
     assert [(line.material_id, line.quantity) for line in basket.lines] == [(material().id, 10)]
+
+
+def test_a_limit_error_beside_its_field_names_the_limit_once(client, login, organization):
+    login(organization)
+    basket = orders.get_basket(organization, campaign())
+    data = basket_data(basket, affiche_fr=101)
+    text = page_text(client.post("/orders/basket", data=data))  # French, the default
+    poster = material()
+    assert "Au plus 100 exemplaires par commande." in text
+    assert f"{poster.title}\u00a0: au plus" not in text  # the field's label already names it
+
+
+def test_a_withdrawn_material_leaves_the_basket_when_it_is_saved(client, login, organization):
+    login(organization)
+    english(client)
+    basket = orders.get_basket(organization, campaign())
+    orders.set_quantities(organization, basket, basket.revision,
+                          {material().id: 10, material("depliant", "fr").id: 20})
+    orders.set_address(basket, basket.revision, **ADDRESS)
+    poster = material()
+    poster.withdrawn_at = datetime(2027, 2, 1)
+    db.session.commit()
+    review = page_text(client.get("/orders/basket/review"))
+    assert "can no longer be ordered: save the basket again" in review
+    page = page_text(client.get("/orders/basket"))
+    assert "saving the basket takes them out" in page and poster.title in page
+    db.session.refresh(basket)
+    response = client.post("/orders/basket", data=basket_data(basket, depliant_fr=20))
+    assert response.status_code == 302
+    db.session.refresh(basket)
+    assert [(line.material_id, line.quantity) for line in basket.lines] == [
+        (material("depliant", "fr").id, 20)]
+    review = client.get("/orders/basket/review")
+    assert "no longer be ordered" not in page_text(review)
+    assert 'type="submit"' in review.get_data(as_text=True)
+
+
+def test_copies_left_read_well_in_french(organization):
+    from flask_babel import force_locale
+
+    from portal.orders.messages import copies_left
+
+    with force_locale("fr_CA"):
+        assert copies_left(0) == "Il reste 0 exemplaire pour votre organisme dans cette campagne."
+        assert copies_left(1500) == \
+            "Il reste 1\u00a0500 exemplaires pour votre organisme dans cette campagne."
 
 
 # --- The basket: one per account, two tabs ------------------------------------------

@@ -15,7 +15,7 @@ from wtforms.validators import (
 )
 
 from portal.forms import PortalForm
-from portal.orders.services import MAX_QUANTITY, OrderError, normalize_postal_code
+from portal.orders.services import OrderError, normalize_postal_code
 
 
 def _strip(value):
@@ -60,8 +60,8 @@ def basket_form(materials, labels: dict[int, str], data=None):
         setattr(BasketForm, quantity_field_name(material.id), IntegerField(
             labels[material.id], validators=[
                 Optional(),
-                NumberRange(0, MAX_QUANTITY, message=_l(
-                    "Enter a number of copies from 0 to %(max)d.", max=MAX_QUANTITY))]))
+                # The material's own limits are the service's to check and to name.
+                NumberRange(min=0, message=_l("A quantity cannot be negative."))]))
     return BasketForm(data=data)
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import ngettext, pgettext
 
-from portal.i18n import long_date
+from portal.i18n import long_date, number
 from portal.models.orders import BASKET, CANCELLED
 
 
@@ -12,16 +13,32 @@ def status_label(status: str) -> str:
         "basket": _("Basket (not sent)"),
         "submitted": _("Sent, waiting for the ministry"),
         "approved": _("Approved, being printed"),
-        "rejected": _("Not approved"),
+        "rejected": pgettext("order status", "Not approved"),
         "shipped": _("Shipped"),
         "cancelled": _("Cancelled"),
     }.get(status, status)
 
 
-def order_error_message(exc) -> str:
+def copies_per_order(limit: int) -> str:
+    return _("At most %(n)s copies per order.", n=number(limit))
+
+
+def copies_left(left: int) -> str:
+    return ngettext("%(n)s copy left for your organization this campaign.",
+                    "%(n)s copies left for your organization this campaign.", left,
+                    n=number(left))
+
+
+def order_error_message(exc, *, titled: bool = True) -> str:
+    """The message of an order error; ``titled=False`` leaves out the material's title,
+    for an error shown beside that material's own field."""
     code, details = exc.code, exc.details
     material = details.get("material")
     title = material.title if material is not None else ""
+    if not titled and code == "over_order_limit":
+        return copies_per_order(details.get("limit", 0))
+    if not titled and code == "over_campaign_limit":
+        return copies_left(details.get("left", 0))
     if code == "changed":
         if details.get("status") == BASKET:
             return _("Your basket changed in another tab or window. Review it again, "
@@ -38,13 +55,15 @@ def order_error_message(exc) -> str:
         "empty": _("Your basket is empty: enter the copies you need."),
         "address_missing": _("Give the delivery address."),
         "address_incomplete": _("Give the recipient, the street address and the city."),
-        "not_orderable": _("%(title)s can no longer be ordered; take it out of the basket.",
-                           title=title) if title else _("This material cannot be ordered."),
+        "not_orderable": _("%(title)s can no longer be ordered: save the basket again to "
+                           "take it out.", title=title) if title else _("This material cannot be ordered."),
         "quantity_negative": _("A quantity cannot be negative."),
-        "over_order_limit": _("%(title)s: at most %(limit)d copies per order.", title=title,
-                              limit=details.get("limit", 0)),
-        "over_campaign_limit": _("%(title)s: %(left)d copies left for your organization "
-                                 "this campaign.", title=title, left=details.get("left", 0)),
+        "over_order_limit": _("%(title)s: at most %(limit)s copies per order.", title=title,
+                              limit=number(details.get("limit", 0))),
+        "over_campaign_limit": ngettext(
+            "%(title)s: %(left)s copy left for your organization this campaign.",
+            "%(title)s: %(left)s copies left for your organization this campaign.",
+            details.get("left", 0), title=title, left=number(details.get("left", 0))),
         "postal_code_format": _("Enter a postal code such as H2X 1Y4."),
         "postal_code_outside_quebec": _("This postal code is outside Québec: printed kits "
                                         "are delivered in Québec only."),

@@ -16,7 +16,12 @@ from portal.orders import bp
 from portal.orders import services as orders
 from portal.orders.forms import AddressForm, CancelForm, ConfirmForm, basket_form
 from portal.orders.mails import notify
-from portal.orders.messages import order_error_message, status_label
+from portal.orders.messages import (
+    copies_left,
+    copies_per_order,
+    order_error_message,
+    status_label,
+)
 from portal.orders.services import OrderError
 from portal.reference import LANGUAGES
 
@@ -66,14 +71,14 @@ def _basket_context(status=200, form=None, errors=()):
             continue
         parts = []
         if material.max_per_order:
-            parts.append(_("At most %(n)d copies per order.", n=material.max_per_order))
+            parts.append(copies_per_order(material.max_per_order))
         if material.max_per_campaign:
-            parts.append(_("%(n)d copies left for your organization this campaign.",
-                           n=allowance.left_this_campaign))
+            parts.append(copies_left(allowance.left_this_campaign))
         field.description = " ".join(parts)
         field.render_kw = {"min": 0, "max": allowance.most, "inputmode": "numeric"}
     return render_template("orders/basket.html", campaign=campaign, materials=materials,
                            basket=basket, form=form, errors=errors,
+                           stale=orders.stale_lines(basket, materials),
                            closed=orders.ordering_closed(campaign),
                            closed_message=_closed_message(campaign)), status
 
@@ -132,7 +137,7 @@ def update_basket():
             return redirect(url_for("orders.history"))
         material = exc.details.get("material")
         if material is not None and f"quantity_{material.id}" in form:
-            form[f"quantity_{material.id}"].errors = [order_error_message(exc)]
+            form[f"quantity_{material.id}"].errors = [order_error_message(exc, titled=False)]
             return _basket_context(status, form)
         return _basket_context(status, None if exc.code == "changed" else form,
                                errors=[order_error_message(exc)])

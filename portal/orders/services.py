@@ -216,7 +216,8 @@ def _bump(basket: PrintOrder, revision: int, **values) -> None:
 def set_quantities(account: Account, basket: PrintOrder, revision: int,
                    quantities: dict[int, int]) -> PrintOrder:
     """Put these quantities (material id -> copies; 0 takes the line out) in the basket
-    shown at ``revision``. All or nothing: one quantity outside its limits changes none."""
+    shown at ``revision``, and take out the lines no longer orderable. All or nothing: one
+    quantity outside its limits changes none."""
     campaign = db.session.get(Campaign, basket.campaign_id)
     _require_open(campaign)
     limits = allowances(account, campaign)
@@ -225,6 +226,10 @@ def set_quantities(account: Account, basket: PrintOrder, revision: int,
             raise OrderError("not_orderable")
         check_quantity(limits[material_id], quantity)
     _bump(basket, revision)
+    # A line whose material was withdrawn or made unorderable since it went in the basket
+    # is no longer on the form: saving the basket takes it out.
+    for line in [line for line in basket.lines if line.material_id not in limits]:
+        basket.lines.remove(line)
     lines = {line.material_id: line for line in basket.lines}
     for material_id, quantity in quantities.items():
         line = lines.get(material_id)
@@ -261,6 +266,13 @@ def previous_address(account: Account) -> dict:
         return {}
     return {"recipient": order.recipient, "street": order.street, "city": order.city,
             "postal_code": order.postal_code}
+
+
+def stale_lines(basket: PrintOrder | None, materials: list[Material]) -> list[PrintOrderLine]:
+    """The basket's lines whose material can no longer be ordered (withdrawn, or no longer
+    orderable): saving the basket takes them out."""
+    orderable = {material.id for material in materials}
+    return [line for line in (basket.lines if basket else []) if line.material_id not in orderable]
 
 
 def review_problems(account: Account, basket: PrintOrder) -> list[OrderError]:
