@@ -136,6 +136,8 @@ HOSTILE = [
     ('<iframe src="https://example.com"></iframe>', "Scripts"),
     ("{% if %}", "error on line 1"),
     ("{{ no_such_name.field }}", "does not exist"),
+    ("{{ facts.nope.x }}", "does not exist"),
+    ('{% include "/etc/passwd" %}', "is not one of the materials"),
     ('<img src="https://tracker.example.com/pixel.png">' + SIMPLE_SOURCE.split("<main>")[1]
      .split("</main>")[0], "outside the portal"),
     ('<link rel="stylesheet" href="file:///etc/passwd"><p>x</p>', "outside the portal"),
@@ -155,6 +157,8 @@ def test_hostile_sources_get_a_clear_answer_and_make_no_version(
     assert expected in page_text(response)
     assert _versions(material) == []
     assert "Traceback" not in page_text(response)
+    assert str(app.config["MATERIALS_PATH"]) not in page_text(response)  # no server folder
+    assert "unsafe" not in page_text(response)  # Jinja's wording stays out of the page
 
 
 def test_hostile_css_is_refused(app, staff_client, next_campaign):
@@ -320,7 +324,8 @@ def test_the_staff_home_lists_reviews_due_and_missing_languages(
     due = page.split('id="due-title"')[1].split('id="missing-title"')[0]
     assert poster.title in due and "overdue" in due
     missing = page.split('id="missing-title"')[1].split('id="upcoming-title"')[0]
-    assert "Schools' kit" in missing and "English" in missing and "French" not in missing
+    assert "Schools' kit" in missing and "no current version in English" in missing
+    assert "in French" not in missing and materials["fr"].title in missing
     # Marking it reviewed takes it off the list.
     response = staff_client.post(f"/staff/materials/{poster.id}/review", data={
         "last_reviewed_on": date.today().isoformat(),

@@ -18,6 +18,7 @@ from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
     TemplateError,
+    TemplateNotFound,
     TemplateSyntaxError,
     UndefinedError,
 )
@@ -67,6 +68,8 @@ def render_source_html(template: str, css: str, sources_root: Path, context: dic
         raise SourceError("security", None, str(exc)) from None
     except UndefinedError as exc:
         raise SourceError("undefined", None, str(exc)) from None
+    except TemplateNotFound as exc:  # its message would show the folder searched: name only
+        raise SourceError("missing", None, str(exc.name)) from None
     except TemplateError as exc:
         raise SourceError("template", getattr(exc, "lineno", None), str(exc)) from None
     except (RecursionError, MemoryError, OverflowError, TypeError, ValueError,

@@ -37,7 +37,9 @@ class RenderFailed(RuntimeError):
 
 class SourceFailed(RuntimeError):
     """A staff-edited template could not be rendered: ``kind`` is ``syntax``,
-    ``security`` (the sandbox refused), ``undefined`` or ``template``; ``line`` where known."""
+    ``security`` (the sandbox refused), ``undefined``, ``missing`` (an included or extended
+    template that does not exist; the message is its name) or ``template``; ``line`` where
+    known."""
 
     def __init__(self, kind: str, line: int | None, message: str):
         super().__init__(message)

@@ -206,17 +206,25 @@ def due_for_review(today: date, within_days: int = REVIEW_SOON_DAYS) -> list[Mat
                   Material.language)))
 
 
-def kits_missing_a_language() -> list[tuple[Kit, list[str]]]:
-    """Kits where a material has no current version in French or in English."""
+def kits_missing_a_language() -> list[tuple[Kit, list[tuple[Material | None, str]]]]:
+    """Kits where a material has no current version in French or in English: for each,
+    (a version of the material that exists, to name it, or ``None`` when the kit has no
+    material yet; the language that lacks)."""
     found = []
     for kit in db.session.scalars(select(Kit).order_by(Kit.campaign_id.desc(), Kit.position)):
-        have = {(m.slug, m.language) for m in kit.materials
-                if m.current_version_id is not None and m.withdrawn_at is None}
-        slugs = {m.slug for m in kit.materials if m.withdrawn_at is None} or {None}
-        missing = sorted({language for slug in slugs for language in LANGS
-                          if (slug, language) not in have})
-        if missing:
-            found.append((kit, missing))
+        offered = [m for m in kit.materials if m.withdrawn_at is None]
+        have = {(m.slug, m.language) for m in offered if m.current_version_id is not None}
+        gaps: list[tuple[Material | None, str]] = []
+        for slug in dict.fromkeys(m.slug for m in sorted(offered, key=lambda m: m.position)):
+            versions = [m for m in offered if m.slug == slug]
+            for language in LANGS:
+                if (slug, language) not in have:  # named by its version in the other language
+                    gaps.append((next((m for m in versions if m.language != language),
+                                      versions[0]), language))
+        if not offered:
+            gaps = [(None, language) for language in LANGS]
+        if gaps:
+            found.append((kit, gaps))
     return found
 
 

@@ -70,6 +70,18 @@ def template_context(material: Material, siblings: list[Material]) -> dict:
     }
 
 
+def variable_names(material: Material, siblings: list[Material]) -> list[str]:
+    """The names a source may use, for the editor's page: each variable and, for the
+    entries that hold others, their keys (``facts.help_lines``, ``kit.title``...)."""
+    names = []
+    for name, value in template_context(material, siblings).items():
+        if isinstance(value, dict):
+            names += [f"{name}.{key}" for key in value]
+        else:
+            names.append(name)
+    return names
+
+
 def png_size(material: Material) -> tuple[int, int]:
     version = material.current_version
     if version is not None and version.width_px and version.height_px:
@@ -131,14 +143,29 @@ def render_source(material: Material, siblings: list[Material], html: str, css: 
 
 
 def _source_failure(exc: SourceFailed) -> str:
+    """A translated sentence for staff. Jinja's own wording (in English) is given only for
+    a syntax error, where it says what is wrong on the line; other messages could show
+    internals (the sandbox's reasoning, the server's folders) and are left out."""
     if exc.kind == "syntax":
-        return str(_l("The template has an error on line %(line)s: %(message)s",
+        return str(_l("The template has an error on line %(line)s. Check the {{ }} and "
+                      "{%% %%} tags there (Jinja says, in English: %(message)s).",
                       line=exc.line or "?", message=exc.message))
     if exc.kind == "security":
-        return str(_l("The template tried something the portal does not allow (only the "
-                      "facts and the material's own variables may be used): %(message)s",
-                      message=exc.message))
+        return str(_l("The template tried something the portal does not allow: only the "
+                      "facts and the material's own variables may be used, and they cannot "
+                      "be changed."))
     if exc.kind == "undefined":
-        return str(_l("The template uses a name that does not exist: %(message)s",
-                      message=exc.message))
-    return str(_l("The template could not be rendered: %(message)s", message=exc.message))
+        return str(_l("The template uses a name that does not exist: “%(name)s”. The names "
+                      "you may use are listed below the editor.",
+                      name=_undefined_name(exc.message)))
+    if exc.kind == "missing":
+        return str(_l("The template includes or extends %(name)s, which is not one of the "
+                      "materials' templates.", name=exc.message[:100]))
+    return str(_l("The template could not be rendered: check the expressions that "
+                  "compute or compare values."))
+
+
+def _undefined_name(message: str) -> str:
+    """The name Jinja could not find ('nope' from "'dict object' has no attribute 'nope'")."""
+    quoted = re.findall(r"'([^']{1,80})'", message)
+    return quoted[-1] if quoted else "?"

@@ -16,6 +16,7 @@ from portal.catalog.manifest import ManifestError, load_manifest
 from portal.catalog.services import readable_filename
 from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
+from portal.i18n import datetime_local
 from portal.models import Account, Campaign, Kit, Material, MaterialVersion
 from portal.pdf.render import rasterize
 from portal.publishing import services
@@ -29,7 +30,12 @@ from portal.publishing.forms import (
     SourceForm,
     UploadForm,
 )
-from portal.publishing.sources import SourceRejected, content_messages, render_source
+from portal.publishing.sources import (
+    SourceRejected,
+    content_messages,
+    render_source,
+    variable_names,
+)
 from portal.publishing.uploads import UploadRejected, checked_upload
 from portal.reference import MATERIAL_FORMATS, ROLE_ORGANIZATION
 from portal.staff import bp
@@ -221,7 +227,8 @@ def material_source(material_id):
                                     number=version.number))
     status = 400 if (problems or form.errors) else 200
     return render_template("staff/source.html", material=material, form=form,
-                           problems=problems), status
+                           problems=problems, variables=variable_names(
+                               material, services.siblings(material))), status
 
 
 @bp.get("/materials/<int:material_id>/versions/<int:number>")
@@ -320,7 +327,7 @@ def material_schedule(material_id):
                 form.day.errors.append(str(exc))
             else:
                 flash(_("Scheduled: the material will be offered on %(moment)s (Montréal time).",
-                        moment=f"{form.day.data} {form.at.data:%H:%M}"), "success")
+                        moment=datetime_local(material.published_at)), "success")
                 return redirect(url_for("staff.material_page", material_id=material.id))
     return _material_page(material, 400, schedule=form)
 
