@@ -521,7 +521,7 @@ def test_an_order_is_seen_only_by_its_organization_and_staff(client, login, orga
 
 
 @pytest.mark.parametrize("kind, options, expected", [
-    ("organization", {"approval": "pending"}, "not approved yet"),
+    ("organization", {"approval": "pending"}, "or order printed kits"),
     ("organization", {"verified": False}, "confirm"),
     ("citizen", {}, "Access denied"),
 ])
