@@ -194,6 +194,10 @@ def test_a_limit_error_beside_its_field_names_the_limit_once(client, login, orga
     poster = material()
     assert "Au plus 100 exemplaires par commande." in text
     assert f"{poster.title}\u00a0: au plus" not in text  # the field's label already names it
+    # Each title is marked with its own language in the labels (English titles too).
+    page = client.get("/orders/basket").get_data(as_text=True)
+    assert f'<span lang="en">{material("affiche", "en").title}</span>'.replace("'", "&#39;") \
+        in page
 
 
 def test_a_withdrawn_material_leaves_the_basket_when_it_is_saved(client, login, organization):

@@ -3,7 +3,9 @@ confirmation and the staff's decisions. Each carries the order and the revision 
 showed, so a page left open while the order changed is answered, not obeyed."""
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import (
     DataRequired,
@@ -121,8 +123,11 @@ def approve_form(order, data=None):
     for line in order.lines:
         material = line.material
         setattr(ApproveForm, f"line_{line.id}", IntegerField(
-            _l("Copies approved: %(title)s (%(language)s), %(asked)d asked for",
-               title=material.title, language=material.language.upper(), asked=line.quantity),
+            # The title marked with its language, which may not be the page's (WCAG 3.1.2).
+            Markup(gettext("Copies approved: %(title)s (%(language)s), %(asked)d asked for"))
+            % {"title": Markup('<span lang="{}">{}</span>').format(material.language,
+                                                                  material.title),
+               "language": material.language.upper(), "asked": line.quantity},
             default=line.quantity, validators=[
                 InputRequired(_l("Enter the copies approved (0 to leave this material out).")),
                 NumberRange(0, line.quantity, message=_l(

@@ -7,6 +7,7 @@ from functools import wraps
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from portal.auth.access import refusal_page
 from portal.extensions import db
@@ -83,8 +84,10 @@ def _basket_context(status=200, form=None, errors=()):
                            closed_message=_closed_message(campaign)), status
 
 
-def _labels(materials) -> dict[int, str]:
-    return {m.id: f"{m.title} ({LANGUAGES.get(m.language, m.language)})" for m in materials}
+def _labels(materials) -> dict[int, Markup]:
+    # The title is in the material's language, which may not be the page's (WCAG 3.1.2).
+    return {m.id: Markup('<span lang="{}">{}</span> ({})').format(
+        m.language, m.title, LANGUAGES.get(m.language, m.language)) for m in materials}
 
 
 def _posted_basket(form) -> PrintOrder | None:
