@@ -19,3 +19,10 @@ accesslog = "-"
 # No client address in the access log: the portal stores no raw IP address anywhere.
 access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(L)ss'
 errorlog = "-"
+
+if os.environ.get("PORTAL_CLOCK_START") and not os.environ.get("PORTAL_CLOCK_ANCHOR"):
+    # A demonstration clock: read here, in the arbiter, so that every worker (forked after
+    # this, and any worker restarted later) runs the same clock, started now.
+    from datetime import UTC, datetime
+
+    os.environ["PORTAL_CLOCK_ANCHOR"] = datetime.now(UTC).isoformat()

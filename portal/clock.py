@@ -3,6 +3,10 @@
 Everything that asks "what time is it?" asks here, so tests can stop the time with the
 ``FROZEN_NOW`` setting, and demonstrations of a week that has not come yet can start the
 portal's clock at another moment with ``PORTAL_CLOCK_START`` (it then runs on from there).
+``PORTAL_CLOCK_ANCHOR`` says at which real time the portal's clock read that moment, so
+that every process (each gunicorn worker, several servers, a restarted one) keeps one and
+the same clock; without it a process starts the clock at its first use (gunicorn's
+configuration sets the anchor for its workers: one clock per server).
 Campaign days are America/Montreal days, never UTC days.
 """
 from __future__ import annotations
@@ -32,7 +36,9 @@ def now() -> datetime:
         # Computed once per process: from then on the portal's clock runs at real speed.
         offset = config.get("_CLOCK_OFFSET")
         if offset is None:
-            offset = config["_CLOCK_OFFSET"] = _aware(config["CLOCK_START"]) - datetime.now(UTC)
+            anchor = config.get("CLOCK_ANCHOR")
+            started = _aware(anchor) if anchor else datetime.now(UTC)
+            offset = config["_CLOCK_OFFSET"] = _aware(config["CLOCK_START"]) - started
         return datetime.now(UTC) + offset
     return datetime.now(UTC)
 

@@ -61,15 +61,18 @@ def environment_settings(instance_path: Path) -> dict:
         if env != "development":
             raise ConfigurationError("PORTAL_SECRET_KEY is required outside development")
         secret_key = _instance_secret_key(instance_path)
-    clock_start = _env("CLOCK_START")
+    clock_start, clock_anchor = _env("CLOCK_START"), _env("CLOCK_ANCHOR")
     if clock_start is not None:
         if env == "production":
             raise ConfigurationError("PORTAL_CLOCK_START is for demonstrations and tests only")
-        try:
-            datetime.fromisoformat(clock_start)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"PORTAL_CLOCK_START must be an ISO 8601 time, got {clock_start!r}") from exc
+        for name, value in (("PORTAL_CLOCK_START", clock_start),
+                            ("PORTAL_CLOCK_ANCHOR", clock_anchor)):
+            try:
+                if value is not None:
+                    datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"{name} must be an ISO 8601 time, got {value!r}") from exc
     if _int_env("TRUSTED_PROXIES", 0) < 0:
         raise ConfigurationError("PORTAL_TRUSTED_PROXIES is a number of proxies (0 or more)")
     database_url = _env("DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}")
@@ -90,6 +93,7 @@ def environment_settings(instance_path: Path) -> dict:
         "REDIS_URL": _env("REDIS_URL"),
         "TRUSTED_PROXIES": _int_env("TRUSTED_PROXIES", 0),
         "CLOCK_START": clock_start,
+        "CLOCK_ANCHOR": clock_anchor if clock_start is not None else None,
         "JOB_TIMEOUT": _int_env("JOB_TIMEOUT", 1800),
         "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),

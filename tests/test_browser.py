@@ -21,7 +21,7 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -60,9 +60,12 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     base = tmp_path_factory.mktemp("browser")
+    clock_started = time.time()
     env = {**os.environ, "PORTAL_DATABASE_URL": f"sqlite:///{base / 'portal.db'}",
            "PORTAL_STORAGE_PATH": str(base / "storage"), "PORTAL_MAIL_FOLDER": str(base / "mail"),
            "PORTAL_SECRET_KEY": "browser-tests-secret", "PORTAL_CLOCK_START": CLOCK_START,
+           # The server's clock read CLOCK_START at this real time (and runs on from it).
+           "PORTAL_CLOCK_ANCHOR": datetime.fromtimestamp(clock_started, UTC).isoformat(),
            "PORTAL_WORKERS": "1", "PORTAL_THREADS": "8"}
     for name in ("PORTAL_SMTP_URL", "PORTAL_REDIS_URL", "PORTAL_STORAGE"):
         env.pop(name, None)
@@ -81,10 +84,7 @@ def live(tmp_path_factory):
     state.url, state.mail, state.contexts = f"http://127.0.0.1:{port}", base / "mail", {}
     try:
         wait_until_healthy(state.url)
-        import urllib.request
-
-        urllib.request.urlopen(state.url + "/").read()  # the server's clock starts now
-        state.clock_started = time.time()
+        state.clock_started = clock_started
         yield state
     finally:
         server.terminate()

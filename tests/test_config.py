@@ -99,6 +99,25 @@ def test_clock_start_runs_the_portal_clock_from_another_moment(clean_env, tmp_pa
         assert now() >= first  # and it runs on
 
 
+def test_clock_anchor_gives_every_process_the_same_clock(clean_env, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from portal.clock import now
+
+    anchor = datetime.now(UTC) - timedelta(hours=1)  # the portal's clock read START then
+    clean_env.setenv("PORTAL_CLOCK_START", "2027-02-28T23:00:00-05:00")
+    clean_env.setenv("PORTAL_CLOCK_ANCHOR", anchor.isoformat())
+    first_process = create_app({"INSTANCE_PATH": str(tmp_path)})
+    with first_process.app_context():
+        first = now()
+    second_process = create_app({"INSTANCE_PATH": str(tmp_path)})  # a worker started later
+    with second_process.app_context():
+        second = now()
+    one_march = datetime(2027, 3, 1, 5, 0, tzinfo=UTC)  # 1 March 00:00 in Montréal
+    assert timedelta(0) <= first - one_march < timedelta(seconds=5)
+    assert timedelta(0) <= second - first < timedelta(seconds=5)
+
+
 @pytest.mark.parametrize("env, value", [("development", "next tuesday"),
                                         ("production", "2027-03-04T09:00:00-05:00")])
 def test_clock_start_refusals(clean_env, tmp_path, env, value):

@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -85,6 +85,8 @@ def servers(tmp_path_factory, database_url, s3_endpoint):
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "PORTAL_MAIL_FOLDER": str(base / "mail"),
            "PORTAL_SECRET_KEY": "the-same-secret-on-every-server", "PORTAL_CLOCK_START": WEEK_TIME,
+           # One clock for both servers (and the commands), as one deployment would have.
+           "PORTAL_CLOCK_ANCHOR": datetime.now(UTC).isoformat(),
            "PORTAL_WORKERS": "1", "PORTAL_THREADS": "2"}
     env.pop("PORTAL_SMTP_URL", None)
     if redis_is_up():
