@@ -78,8 +78,10 @@ def datetime_local(value) -> str:
     """A stored UTC time shown in Montréal time, to the minute, in the page's style:
     '1er mars 2027 à 0 h 00', 'March 1, 2027 at 12:00 AM'."""
     local = to_user_timezone(value.replace(tzinfo=UTC) if value.tzinfo is None else value)
+    # Québec writes hours unpadded in running text ("0 h 00", "7 h 30").
+    pattern = "H 'h' mm" if current_language() == "fr" else "short"
     return gettext("%(day)s at %(time)s", day=long_date(local),
-                   time=format_time(local, format="short"))
+                   time=format_time(local, format=pattern))
 
 
 def init_app(app: Flask) -> None:

@@ -20,10 +20,13 @@ def status_label(status: str) -> str:
 
 
 def copies_per_order(limit: int) -> str:
-    return _("At most %(n)s copies per order.", n=number(limit))
+    """The limit per order, as the basket's hint says it."""
+    return ngettext("At most %(n)s copy per order.", "At most %(n)s copies per order.", limit,
+                    n=number(limit))
 
 
 def copies_left(left: int) -> str:
+    """What the organization may still order this campaign, as the basket's hint says it."""
     return ngettext("%(n)s copy left for your organization this campaign.",
                     "%(n)s copies left for your organization this campaign.", left,
                     n=number(left))
@@ -35,10 +38,18 @@ def order_error_message(exc, *, titled: bool = True) -> str:
     code, details = exc.code, exc.details
     material = details.get("material")
     title = material.title if material is not None else ""
+    # Beside the field, whose hint already states the limit: say what to do instead.
     if not titled and code == "over_order_limit":
-        return copies_per_order(details.get("limit", 0))
+        limit = details.get("limit", 0)
+        return ngettext("Enter at most %(n)s copy: the limit per order.",
+                        "Enter at most %(n)s copies: the limit per order.", limit,
+                        n=number(limit))
     if not titled and code == "over_campaign_limit":
-        return copies_left(details.get("left", 0))
+        left = details.get("left", 0)
+        return ngettext("Enter at most %(n)s copy: what your organization may still order "
+                        "this campaign.",
+                        "Enter at most %(n)s copies: what your organization may still order "
+                        "this campaign.", left, n=number(left))
     if code == "changed":
         if details.get("status") == BASKET:
             return _("Your basket changed in another tab or window. Review it again, "
@@ -58,8 +69,10 @@ def order_error_message(exc, *, titled: bool = True) -> str:
         "not_orderable": _("%(title)s can no longer be ordered: save the basket again to "
                            "take it out.", title=title) if title else _("This material cannot be ordered."),
         "quantity_negative": _("A quantity cannot be negative."),
-        "over_order_limit": _("%(title)s: at most %(limit)s copies per order.", title=title,
-                              limit=number(details.get("limit", 0))),
+        "over_order_limit": ngettext(
+            "%(title)s: at most %(limit)s copy per order.",
+            "%(title)s: at most %(limit)s copies per order.", details.get("limit", 0),
+            title=title, limit=number(details.get("limit", 0))),
         "over_campaign_limit": ngettext(
             "%(title)s: %(left)s copy left for your organization this campaign.",
             "%(title)s: %(left)s copies left for your organization this campaign.",

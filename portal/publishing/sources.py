@@ -73,13 +73,15 @@ def template_context(material: Material, siblings: list[Material]) -> dict:
 def variable_names(material: Material, siblings: list[Material]) -> list[str]:
     """The names a source may use, for the editor's page: each variable and, for the
     entries that hold others, their keys (``facts.help_lines``, ``kit.title``...)."""
-    names = []
-    for name, value in template_context(material, siblings).items():
-        if isinstance(value, dict):
-            names += [f"{name}.{key}" for key in value]
-        else:
-            names.append(name)
-    return names
+    def walk(prefix: str, value, depth: int) -> list[str]:
+        if isinstance(value, dict) and depth < 2:
+            return [name for key, inner in value.items()
+                    for name in walk(f"{prefix}.{key}", inner, depth + 1)]
+        return [prefix]
+
+    # person, org and the QR code are empty outside a co-branded document: not offered.
+    return [name for key, value in template_context(material, siblings).items()
+            if value is not None for name in walk(key, value, 0)]
 
 
 def png_size(material: Material) -> tuple[int, int]:
@@ -154,6 +156,9 @@ def _source_failure(exc: SourceFailed) -> str:
         return str(_l("The template tried something the portal does not allow: only the "
                       "facts and the material's own variables may be used, and they cannot "
                       "be changed."))
+    if exc.kind == "undefined" and not _undefined_name(exc.message):
+        return str(_l("The template asks for an element or a key that does not exist (an "
+                      "index past the end of a list, say)."))
     if exc.kind == "undefined":
         return str(_l("The template uses a name that does not exist: “%(name)s”. The names "
                       "you may use are listed below the editor.",
@@ -166,6 +171,9 @@ def _source_failure(exc: SourceFailed) -> str:
 
 
 def _undefined_name(message: str) -> str:
-    """The name Jinja could not find ('nope' from "'dict object' has no attribute 'nope'")."""
+    """The name Jinja could not find ('nope' from "'dict object' has no attribute 'nope'"),
+    or an empty string when the message names none (a list index, say)."""
+    if "has no element" in message:
+        return ""
     quoted = re.findall(r"'([^']{1,80})'", message)
-    return quoted[-1] if quoted else "?"
+    return quoted[-1] if quoted else ""
