@@ -14,6 +14,7 @@ from datetime import UTC, date
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth.access import cobrand_refusal
 from portal.catalog.services import current_campaign
 from portal.clock import MONTREAL, naive_utc_now, today_in_montreal
 from portal.extensions import db
@@ -50,13 +51,8 @@ def order_refusal(account, change: bool = False) -> str | None:
     at the pages but not order (``change``)."""
     if account.is_staff:
         return "audience" if change else None
-    if not account.is_organization:
-        return "audience"
-    if not account.is_verified:
-        return "verify"
-    if not account.is_approved_organization:
-        return "approval"
-    return None
+    # The same rule as co-branding: a verified, approved organization.
+    return cobrand_refusal(account)
 
 
 # --- Québec postal codes -----------------------------------------------------------
