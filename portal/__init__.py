@@ -73,25 +73,22 @@ def register_extensions(app: Flask) -> None:
         g.pop("portal_download_account", None)
 
     @login_manager.user_loader
-    def load_account(session_id: str):
-        """A session names "<account id>:<session version>:<account nonce>": a raised
-        version (password changed, account suspended) ends every session made before it,
-        and a deleted account's sessions fit no other account."""
+    def load_account(value: str):
+        """The account a session names, if the session still stands (auth.sessions)."""
         from flask import g
 
+        from portal.auth.sessions import SessionId, session_stands
         from portal.extensions import db
 
-        parts = session_id.split(":")
-        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+        session_id = SessionId.parse(value)
+        if session_id is None:
             return None
         # A download reads the account with its catalog entry (catalog.downloads): the
         # same row, with the same checks below, without a second query.
         account = g.pop("portal_download_account", None)
-        if account is None or account.id != int(parts[0]):
-            account = db.session.get(Account, int(parts[0]))
-        if account is None or account.get_id() != session_id or not account.is_active:
-            return None
-        return account
+        if account is None or account.id != session_id.account_id:
+            account = db.session.get(Account, session_id.account_id)
+        return account if session_stands(account, session_id) else None
 
 
 def register_blueprints(app: Flask) -> None:

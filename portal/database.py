@@ -115,6 +115,15 @@ class DirectStatement:
                                                         self._column_keys)
         return form
 
+    @staticmethod
+    def runs_alone_on(dialect_name: str) -> bool:
+        """Whether a statement run now would run alone in autocommit (see ``execute``),
+        on a database of that dialect."""
+        session = db.session()
+        bind = session.get_bind()
+        return (isinstance(bind, Engine) and not session.in_transaction()
+                and bind.dialect.name == dialect_name)
+
     def execute(self, params: dict) -> tuple[list[tuple], bool]:
         """Run the statement with ``params``; its rows (empty without any) and whether it
         was committed already.

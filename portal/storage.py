@@ -32,6 +32,9 @@ def _checked_key(key: str) -> str:
 class LocalStorage:
     """Files in a local folder."""
 
+    # A download is sent from the file itself, which may turn out to be missing.
+    answers_by_redirect = False
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -95,6 +98,9 @@ class LocalStorage:
 
 class S3Storage:
     """Files in an S3 bucket (or an S3-compatible server), through one boto3 client."""
+
+    # A download is a presigned redirect, signed locally: once allowed, it cannot fail.
+    answers_by_redirect = True
 
     def __init__(self, bucket: str, endpoint_url: str | None, region: str | None,
                  presign_seconds: int):

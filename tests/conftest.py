@@ -116,6 +116,18 @@ def settings_for_tests(base: Path, url: str, smtp_port: int) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server on a free loopback port: an S3-compatible server over HTTP."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def production_like_app(app, smtp_inbox):
     """A second app on the same database and storage, with the database driver's own

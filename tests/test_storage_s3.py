@@ -7,18 +7,8 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from portal.storage import LocalStorage, S3Storage, StorageError
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -10,20 +10,32 @@ querying again: the loader's checks (session version, suspension) still decide w
 signed in. Nothing is cached between requests: an import that makes a new current version
 is seen by the next download. Only public materials (published on the portal's clock, not
 withdrawn) are downloaded or go into a kit's ZIP.
+
+On PostgreSQL, when the answer cannot fail once the download is allowed (a presigned
+redirect), a material's lookup also records the download event, in the same statement
+and the same round trip: the read becomes a CTE, and an ``INSERT ... SELECT`` from it
+makes the event only where the session still stands (``auth.sessions``) and the account
+may download the kit (``catalog.services.download_allowed_sql``). The view still decides
+in Python, with the same rules on the same row; if it ever refused a download the
+statement recorded, it would withdraw the event (``tracking.events.withdraw_download``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from types import SimpleNamespace
 
 from flask import g, session
 from sqlalchemy import and_, bindparam, func, select
 
+from portal.auth.sessions import SessionId, session_stands_sql
 from portal.catalog.archives import stored, versions_fingerprint
-from portal.catalog.services import NotFound, readable_filename
+from portal.catalog.services import NotFound, download_allowed_sql, readable_filename
 from portal.clock import naive_utc_now
 from portal.database import DirectStatement, loaded
 from portal.models import Account, Campaign, Kit, KitArchive, Material, MaterialVersion
+from portal.tracking.events import recording_insert
+from portal.tracking.robots import is_robot
 
 
 @dataclass(frozen=True)
@@ -57,18 +69,23 @@ class MaterialFacts:
     title: str
     language: str
     format: str
+    # The download event recorded with the lookup, if it was (see above).
+    event_id: int | None = None
 
     @property
     def filename(self) -> str:
         return readable_filename(self.title, self.language, self.kit.year, self.format)
 
 
+def _session_id() -> SessionId | None:
+    # The session id Flask-Login keeps in the session, read as the app's user loader reads
+    # it. Anything else loads no account here, and the loader then queries as usual.
+    return SessionId.parse(session.get("_user_id"))
+
+
 def _session_account_id() -> int | None:
-    # The account id Flask-Login keeps in the session ("<id>:<session version>"), read as
-    # the app's user loader reads it. Anything else loads no account here, and the loader
-    # then queries as usual.
-    account_id = str(session.get("_user_id") or "").partition(":")[0]
-    return int(account_id) if account_id.isdigit() else None
+    session_id = _session_id()
+    return None if session_id is None else session_id.account_id
 
 
 # The account's columns, selected as plain values with the catalog's.
@@ -108,11 +125,38 @@ def _material_query():
                    Material.language == bindparam("language"), _public()))
 
 
-def material_download(kit_slug: str, material_slug: str, language: str) -> MaterialFacts:
-    """The material's kit and current version; ``NotFound`` without either."""
-    rows, _ = _MATERIAL.execute({
-        "account_id": _session_account_id(), "kit": kit_slug, "material": material_slug,
-        "language": language, "now": naive_utc_now()})
+@cache
+def _recording_material_query():
+    # The lookup above as a CTE, its columns, and the id of the event the INSERT made
+    # from it (NULL where the session or the rules refuse).
+    allowed = and_(session_stands_sql(), download_allowed_sql(Kit.audience))
+    facts = _material_query().add_columns(allowed.label("allowed")).cte("facts")
+    columns = list(facts.c)
+    account = SimpleNamespace(**dict(zip(_ACCOUNT_KEYS, columns[:_A], strict=True)))
+    kit = SimpleNamespace(id=columns[_A], campaign_id=columns[_A + 2])
+    recorded = recording_insert(account, kit, columns[_A + 7], columns[-1]).cte("recorded")
+    return select(*columns[:-1], select(recorded.c.id).scalar_subquery())
+
+
+def material_download(kit_slug: str, material_slug: str, language: str, *,
+                      record_for_agent: str | None = None) -> MaterialFacts:
+    """The material's kit and current version; ``NotFound`` without either.
+
+    With ``record_for_agent`` (the request's User-Agent), the download event is recorded
+    in the same statement where it can be (PostgreSQL, a signed-in session, no
+    transaction under way): ``event_id`` says whether it was.
+    """
+    session_id = _session_id()
+    params = {"account_id": None if session_id is None else session_id.account_id,
+              "kit": kit_slug, "material": material_slug, "language": language,
+              "now": naive_utc_now()}
+    statement = _MATERIAL
+    if (record_for_agent is not None and session_id is not None
+            and _RECORDING.runs_alone_on("postgresql")):
+        statement = _RECORDING
+        params.update(session_version=session_id.version, session_nonce=session_id.nonce,
+                      is_robot=is_robot(record_for_agent))
+    rows, _ = statement.execute(params)
     if not rows:
         raise NotFound(f"{kit_slug}/{material_slug}/{language}")
     row = rows[0]
@@ -122,6 +166,7 @@ def material_download(kit_slug: str, material_slug: str, language: str) -> Mater
 
 
 _MATERIAL = DirectStatement(_material_query)
+_RECORDING = DirectStatement(_recording_material_query)
 
 
 @cache

@@ -22,7 +22,7 @@ from portal.catalog.services import (
 from portal.i18n import current_language
 from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
 from portal.storage import get_storage
-from portal.tracking.events import record_download
+from portal.tracking.events import record_download, withdraw_download
 
 SLUG = "<slug:kit_slug>"
 MATERIAL = SLUG + "/<slug:material_slug>/<any(fr,en):language>"
@@ -39,11 +39,13 @@ def _require_download_right(kit):
     """Visitors are sent to sign in; an unconfirmed address or an organization waiting
     for approval gets a page saying what to do; others outside the audience a 403."""
     refusal = download_refusal(current_user._get_current_object(), kit)
-    if refusal is None:
-        return None
+    return None if refusal is None else _refusal_answer(refusal)
+
+
+def _refusal_answer(refusal: str):
     if refusal == "sign_in":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return refusal_page(refusal)
+    return refusal_page(refusal)  # (raises for a 403 without a page of its own)
 
 
 @bp.get("/")
@@ -87,17 +89,36 @@ def thumbnail(kit_slug, material_slug, language):
 
 @bp.get(f"/kits/{MATERIAL}/download")
 def download_material(kit_slug, material_slug, language):
-    # One read (the catalog entry and the account), then one INSERT that commits itself.
+    # One read (the catalog entry and the account), then one INSERT that commits itself;
+    # or, when the answer is a redirect, both in one statement (catalog.downloads).
+    storage = get_storage()
+    recording = request.method == "GET" and storage.answers_by_redirect
     try:
-        material = material_download(kit_slug, material_slug, language)
+        material = material_download(
+            kit_slug, material_slug, language,
+            record_for_agent=request.user_agent.string if recording else None)
     except NotFound:
         abort(404)
-    refusal = _require_download_right(material.kit)
-    if refusal is not None:
-        return refusal
-    response = get_storage().send(material.version.storage_key, material.filename,
-                                  MATERIAL_FORMATS[material.format])
-    return _recorded(response, material.kit, material_version=material.version)
+    refusal = download_refusal(current_user._get_current_object(), material.kit)
+    if material.event_id is None:  # not recorded yet: the file first, then its event
+        if refusal is not None:
+            return _refusal_answer(refusal)
+        return _recorded(_send_material(storage, material), material.kit,
+                         material_version=material.version)
+    # Recorded with the lookup: the event stays only if the download goes out.
+    try:
+        if refusal is None:
+            return _send_material(storage, material)
+    except BaseException:
+        withdraw_download(material.event_id)
+        raise
+    withdraw_download(material.event_id)
+    return _refusal_answer(refusal)
+
+
+def _send_material(storage, material):
+    return storage.send(material.version.storage_key, material.filename,
+                        MATERIAL_FORMATS[material.format])
 
 
 @bp.get(f"/kits/{SLUG}/download.zip")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.clock import naive_utc_now, today_in_montreal
@@ -38,6 +38,22 @@ def download_refusal(account: Account | None, kit: Kit) -> str | None:
                                                     account.is_approved_organization):
         return "approval"
     return None
+
+
+def download_allowed_sql(audience):
+    """``download_refusal(account, kit) is None`` as a clause on a signed-in ``Account``
+    and a kit's ``audience`` (a column): the same three rules, for the download's single
+    statement on PostgreSQL (``catalog.downloads``). ``tests/test_download_rules.py``
+    holds the two forms to one answer on every case."""
+    # Comparisons, not IN lists: the statement is compiled once, with no list to expand.
+    return and_(
+        Account.is_active,  # Flask-Login's is_authenticated, for an account
+        or_(*(and_(audience == name, or_(*(Account.role == role for role in sorted(roles))))
+              for name, roles in sorted(AUDIENCE_ROLES.items()))),
+        Account.is_verified,
+        or_(and_(*(audience != name for name in sorted(APPROVED_AUDIENCES))),
+            Account.is_staff, Account.is_approved_organization),
+    )
 
 
 def may_download(account: Account | None, kit: Kit) -> bool:

@@ -1,14 +1,18 @@
-"""The one function that records a download. Nothing else writes download events.
+"""The one module that writes download events.
 
 An event is committed before the file (or its redirect) is sent: if it cannot be
 written, the download fails with ``TrackingError`` rather than going out uncounted.
+``record_download`` records a download that was decided; ``recording_insert`` is the
+same event as an INSERT a lookup can carry (on PostgreSQL, a material's download reads
+its catalog entry and records its event in one statement, ``catalog.downloads``), and
+``withdraw_download`` takes back such an event if the portal then refuses the download.
 """
 from __future__ import annotations
 
 import logging
 from functools import cache
 
-from sqlalchemy import insert
+from sqlalchemy import Boolean, DateTime, bindparam, delete, false, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.clock import naive_utc_now
@@ -40,19 +44,9 @@ def record_download(
     """
     if is_zip == (material_version is not None) and not personalized:
         raise ValueError("a download is either a kit ZIP or one material")
-    values = {
-        "occurred_at": naive_utc_now(),
-        "campaign_id": kit.campaign_id,
-        "kit_id": kit.id,
-        "material_version_id": material_version.id if material_version else None,
-        "actor_id": account.actor_id,
-        "account_type": account.role,
-        "region": account.region,
-        "organization_type": account.organization_type,
-        "personalized": personalized,
-        "is_zip": is_zip,
-        "is_robot": is_robot(user_agent),
-    }
+    values = _event_values(account, kit, material_version.id if material_version else None,
+                           occurred_at=naive_utc_now(), personalized=personalized,
+                           is_zip=is_zip, is_robot=is_robot(user_agent))
     try:
         # Alone in autocommit when the request's session has nothing under way (the
         # downloads); otherwise in the session's transaction, committed with it.
@@ -65,6 +59,24 @@ def record_download(
         raise TrackingError("download event not recorded") from exc
     # The committed row, as an object outside the session (there is nothing left to flush).
     return loaded(DownloadEvent, {"id": rows[0][0], **values})
+
+
+def _event_values(account, kit, material_version_id, **flags) -> dict:
+    """An event's columns: what it keeps of the account (never its id or address) and of
+    the kit. ``account`` and ``kit`` are objects, or their columns in a query."""
+    return {
+        "occurred_at": flags["occurred_at"],
+        "campaign_id": kit.campaign_id,
+        "kit_id": kit.id,
+        "material_version_id": material_version_id,
+        "actor_id": account.actor_id,
+        "account_type": account.role,
+        "region": account.region,
+        "organization_type": account.organization_type,
+        "personalized": flags["personalized"],
+        "is_zip": flags["is_zip"],
+        "is_robot": flags["is_robot"],
+    }
 
 
 _COLUMNS = ("occurred_at", "campaign_id", "kit_id", "material_version_id", "actor_id",
@@ -81,3 +93,35 @@ def _insert_statement():
 
 
 _INSERT = DirectStatement(_insert_statement, column_keys=_COLUMNS)
+
+
+def recording_insert(account, kit, material_version_id, allowed):
+    """The event of one material's download as ``INSERT ... SELECT ... WHERE allowed
+    RETURNING id``, from a lookup's columns: ``account`` and ``kit`` carry them as
+    attributes, as ``record_download``'s objects do. The moment and the robot flag are the
+    statement's parameters ``now`` and ``is_robot``; a row, and so an event, is made only
+    where ``allowed`` holds."""
+    table = DownloadEvent.__table__
+    values = _event_values(account, kit, material_version_id,
+                           occurred_at=bindparam("now", type_=DateTime()),
+                           personalized=false(), is_zip=false(),
+                           is_robot=bindparam("is_robot", type_=Boolean()))
+    return (insert(table)
+            .from_select(list(_COLUMNS), select(*(values[name] for name in _COLUMNS))
+                         .where(allowed))
+            .returning(table.c.id))
+
+
+def withdraw_download(event_id: int) -> None:
+    """Delete an event a lookup recorded for a download the portal then refused.
+
+    The statement's rules are the portal's own (held to one answer by
+    ``tests/test_download_rules.py``), so this runs only if the two ever disagree."""
+    log.error("download event %s recorded for a refused download: withdrawn", event_id)
+    _, committed = _WITHDRAW.execute({"event_id": event_id})
+    if not committed:
+        db.session.commit()
+
+
+_WITHDRAW = DirectStatement(lambda: delete(DownloadEvent.__table__).where(
+    DownloadEvent.__table__.c.id == bindparam("event_id")))

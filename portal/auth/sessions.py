@@ -1,0 +1,47 @@
+"""What a signed-in session names, and the checks that decide whether it still stands.
+
+Flask-Login keeps ``Account.get_id()`` in the session: "<account id>:<session
+version>:<account nonce>". A raised version (password changed, account suspended) ends
+every session made before it, and a deleted account's sessions fit no other account.
+The user loader applies ``session_stands`` in Python; a download's single statement on
+PostgreSQL (``catalog.downloads``) applies ``session_stands_sql``, the same checks, in the
+database. ``tests/test_download_rules.py`` holds the two to one answer.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sqlalchemy import and_, bindparam
+
+from portal.models import Account
+
+
+class SessionId(NamedTuple):
+    account_id: int
+    version: int
+    nonce: str
+
+    @classmethod
+    def parse(cls, value) -> SessionId | None:
+        """The parts of a session id, or ``None`` for anything else."""
+        parts = str(value or "").split(":")
+        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+            return None
+        return cls(int(parts[0]), int(parts[1]), parts[2])
+
+
+def session_stands(account: Account | None, session_id: SessionId) -> bool:
+    """The account the session names, with the same version and nonce, not suspended."""
+    return (account is not None and account.id == session_id.account_id
+            and account.session_version == session_id.version
+            and account.session_nonce == session_id.nonce and account.is_active)
+
+
+def session_stands_sql():
+    """``session_stands`` as a clause on ``Account``, with the session id's parts as the
+    parameters ``account_id``, ``session_version`` and ``session_nonce`` (PostgreSQL:
+    the nonce is a SHA-256 the database computes)."""
+    return and_(Account.id == bindparam("account_id"),
+                Account.session_version == bindparam("session_version"),
+                Account.session_nonce == bindparam("session_nonce"),
+                Account.is_active)
