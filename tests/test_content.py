@@ -77,6 +77,21 @@ def test_every_pdf_carries_the_help_lines_and_no_other_number(app):
     assert checked >= 8
 
 
+def test_the_language_check_recognizes_the_language_of_every_pdf_we_ship(app):
+    """What an upload's language check (publishing.uploads) would say of our own files:
+    each in its own language, none in the other."""
+    from portal.catalog.content_checks import apparent_language, pdf_text
+
+    found = {}
+    for material in imported_materials():
+        if material.format == "pdf":
+            text = pdf_text(get_storage().read_bytes(material.current_version.storage_key))
+            found[f"{material.kit.slug}/{material.slug}/{material.language}"] = (
+                material.language, apparent_language(text))
+    assert len(found) >= 8
+    assert {label: pair for label, pair in found.items() if pair[0] != pair[1]} == {}
+
+
 def test_every_pdf_is_tagged_with_title_and_language(app):
     for material in imported_materials():
         if material.format != "pdf":

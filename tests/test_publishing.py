@@ -188,9 +188,9 @@ def test_a_source_that_never_ends_is_stopped(app, staff_client, next_campaign, m
     assert _send_source(staff_client, material, SIMPLE_SOURCE).status_code == 302
 
 
-def _poster_pdf():
+def _poster_pdf(language="en"):
     poster = db.session.scalars(select(Material).where(
-        Material.slug == "affiche", Material.language == "en")).one()
+        Material.slug == "affiche", Material.language == language)).one()
     return get_storage().read_bytes(poster.current_version.storage_key)
 
 
@@ -229,6 +229,38 @@ def test_uploads_are_checked_like_personalization_uploads(app, staff_client, nex
     assert version.pages == 1 and version.source_html is None
     png = staff_client.get(f"/staff/materials/{material.id}/versions/1/pages/1.png")
     assert png.data.startswith(b"\x89PNG")
+
+
+def test_a_pdf_plainly_in_the_other_language_is_refused(app, staff_client, next_campaign):
+    kit = _new_kit(staff_client, next_campaign)
+    materials = _new_material(staff_client, kit)
+    response = _upload(staff_client, materials["en"], _poster_pdf("fr"))
+    assert response.status_code == 400
+    assert ("This file seems to be in French, but this is the English version of the "
+            "material. Upload it as the French version.") in page_text(response)
+    response = _upload(staff_client, materials["fr"], _poster_pdf("en"))
+    assert "This file seems to be in English" in page_text(response)
+    assert _versions(materials["en"]) == _versions(materials["fr"]) == []
+    # A bilingual file (both languages in about equal measure) fits either version.
+    bilingual = render_pdf(
+        "<p>1 888 933-9007 911</p>" + "<p>Ce n'est jamais la faute des jeunes : pour vous, "
+        "avec nous, dans la cité et sur le terrain.</p><p>It is never the fault of the "
+        "young: for you and your friends, with them, from the start to the end.</p>" * 3,
+        Path(app.config["MATERIALS_PATH"]) / "assets").data
+    assert _upload(staff_client, materials["fr"], bilingual).status_code == 302
+    assert len(_versions(materials["fr"])) == 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Ce n'est jamais la faute des jeunes. " * 5, "fr"),
+    ("It is never the fault of the young person, and it is not theirs to carry. " * 3, "en"),
+    ("Affiche 911", None),  # too few words to tell
+    ("Ce n'est jamais la faute des jeunes. It is never the fault of the young. " * 4, None),
+])
+def test_the_apparent_language_of_a_text(text, expected):
+    from portal.catalog.content_checks import apparent_language
+
+    assert apparent_language(text) == expected
 
 
 def test_a_co_branded_material_is_changed_through_its_source_only(app, staff_client):

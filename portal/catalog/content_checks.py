@@ -18,6 +18,31 @@ PLACEHOLDERS = re.compile(r"lorem|ipsum|\bTODO\b|\bTBD\b|\bXXX\b|placeholder|\{\
 REQUIRED_HELP_LINES = ("emergency", "info_aide")
 
 
+# Short words frequent in one of the portal's languages and not words of the other: a text
+# with enough of them, nearly all of one language, is in that language.
+LANGUAGE_WORDS = {
+    "fr": frozenset("le la les des du une est et pour dans que qui avec sur pas vous nous "
+                    "aux au ce cette sont jamais leur ne".split()),
+    "en": frozenset("the and of to is for with you your are this that not be it by they "
+                    "their never from".split()),
+}
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def apparent_language(text: str, enough: int = 20, share: float = 0.8) -> str | None:
+    """``fr`` or ``en`` when the text is plainly in that language; ``None`` when it has
+    too few words to tell, or both languages (a bilingual poster)."""
+    counts = dict.fromkeys(LANGUAGE_WORDS, 0)
+    for word in WORD.findall(text.lower()):
+        for language, words in LANGUAGE_WORDS.items():
+            counts[language] += word in words
+    total = sum(counts.values())
+    if total < enough:
+        return None
+    language, count = max(counts.items(), key=lambda item: item[1])
+    return language if count >= share * total else None
+
+
 def normalize(text: str) -> str:
     """Fold non-breaking and other spaces into plain spaces."""
     return WHITESPACE.sub(" ", text)

@@ -3,7 +3,8 @@
 A PDF must be a real, unencrypted PDF of at most 20 MB and 40 pages whose every page
 can be drawn; a PNG material takes a real PNG (checked and re-encoded as logos are,
 without its metadata). Either way the file's text is checked like an imported one: a
-help-line number that is not the facts' is refused.
+help-line number that is not the facts' is refused; so is a PDF plainly in the other
+language than the material's (a bilingual one is accepted).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pypdfium2
 from flask_babel import lazy_gettext as _l
 from PIL import Image
 
-from portal.catalog.content_checks import pdf_text
+from portal.catalog.content_checks import apparent_language, pdf_text
 from portal.catalog.documents import RenderedMaterial, thumbnail_of
 from portal.images import ImageRejected, open_upload, shrink_to
 from portal.pdf.render import rasterize
@@ -72,3 +73,15 @@ def _checked_png(data: bytes) -> RenderedMaterial:
     processed = shrink_to(image, image.width, image.height)  # re-encoded, no metadata
     return RenderedMaterial(processed.png, thumbnail_of(image), None, processed.width,
                             processed.height, "")
+
+
+def language_problem(text: str, language: str) -> str | None:
+    """Why a PDF's text does not fit the material's language, or ``None``."""
+    found = apparent_language(text)
+    if found is None or found == language:
+        return None
+    if found == "en":
+        return str(_l("This file seems to be in English, but this is the French version of "
+                      "the material. Upload it as the English version."))
+    return str(_l("This file seems to be in French, but this is the English version of "
+                  "the material. Upload it as the French version."))

@@ -36,7 +36,7 @@ from portal.publishing.sources import (
     render_source,
     variable_names,
 )
-from portal.publishing.uploads import UploadRejected, checked_upload
+from portal.publishing.uploads import UploadRejected, checked_upload, language_problem
 from portal.reference import MATERIAL_FORMATS, ROLE_ORGANIZATION
 from portal.staff import bp
 from portal.staff.routes import staff_required
@@ -162,7 +162,9 @@ def material_upload(material_id):
             try:
                 files = checked_upload(form.file.data.read(), material.format)
                 # A PNG's text is in its pixels: only PDFs can be read and checked.
-                messages = [] if material.format == "png" else content_messages(files.text)
+                messages = [] if material.format == "png" else [
+                    *content_messages(files.text),
+                    *filter(None, [language_problem(files.text, material.language)])]
                 if messages:
                     raise UploadRejected("; ".join(messages))
             except UploadRejected as exc:
