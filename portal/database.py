@@ -86,6 +86,16 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def engine_for_a_statement_alone() -> Engine | None:
+    """The engine a ``DirectStatement`` would run on alone, in autocommit, now: when the
+    request's session holds no transaction and takes its connections from the engine's
+    pool. ``None`` otherwise (a transaction under way, a test session joined to an outer
+    transaction): the statement then runs in the session's transaction."""
+    session = db.session()
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) and not session.in_transaction() else None
+
+
 class DirectStatement:
     """A Core statement compiled once per engine and run on the DBAPI connection itself.
 
@@ -115,15 +125,6 @@ class DirectStatement:
                                                         self._column_keys)
         return form
 
-    @staticmethod
-    def runs_alone_on(dialect_name: str) -> bool:
-        """Whether a statement run now would run alone in autocommit (see ``execute``),
-        on a database of that dialect."""
-        session = db.session()
-        bind = session.get_bind()
-        return (isinstance(bind, Engine) and not session.in_transaction()
-                and bind.dialect.name == dialect_name)
-
     def execute(self, params: dict) -> tuple[list[tuple], bool]:
         """Run the statement with ``params``; its rows (empty without any) and whether it
         was committed already.
@@ -136,11 +137,10 @@ class DirectStatement:
         session joined to an outer transaction) it runs in the session's transaction,
         through SQLAlchemy, and the caller commits.
         """
-        session = db.session()
-        bind = session.get_bind()
-        if isinstance(bind, Engine) and not session.in_transaction():
-            return self.form(bind.dialect).run_autocommit(bind, params), True
-        result = session.connection().execute(self.statement, params)
+        engine = engine_for_a_statement_alone()
+        if engine is not None:
+            return self.form(engine.dialect).run_autocommit(engine, params), True
+        result = db.session.connection().execute(self.statement, params)
         return (result.all() if result.returns_rows else []), False
 
 

@@ -35,6 +35,9 @@ class LocalStorage:
     # A download is sent from the file itself, which may turn out to be missing.
     answers_by_redirect = False
 
+    def prepare_signing(self) -> None:
+        """Nothing to sign here (see ``S3Storage.prepare_signing``)."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -99,7 +102,8 @@ class LocalStorage:
 class S3Storage:
     """Files in an S3 bucket (or an S3-compatible server), through one boto3 client."""
 
-    # A download is a presigned redirect, signed locally: once allowed, it cannot fail.
+    # A download is a presigned redirect, signed here without a round trip to the server
+    # once the credentials are at hand (``prepare_signing``).
     answers_by_redirect = True
 
     def __init__(self, bucket: str, endpoint_url: str | None, region: str | None,
@@ -110,7 +114,9 @@ class S3Storage:
         self.bucket = bucket
         self.presign_seconds = presign_seconds
         self._urls: dict[tuple, tuple[float, str]] = {}  # presigned URLs still worth reusing
-        self.client = boto3.client(
+        # The session's credentials are the client's own (botocore keeps one object).
+        self._session = boto3.session.Session()
+        self.client = self._session.client(
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
@@ -162,6 +168,20 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=_checked_key(key))
 
+    def prepare_signing(self) -> None:
+        """Have the credentials ready, refreshed if they must be (an instance role's
+        expire): signing the next redirect then needs no network. ``StorageError`` when
+        there are none, before any download event is recorded."""
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            credentials = self._session.get_credentials()
+            if credentials is None:
+                raise StorageError("no credentials to sign downloads with")
+            credentials.get_frozen_credentials()  # (a refresh, when one is due)
+        except BotoCoreError as exc:
+            raise StorageError(str(exc)) from exc
+
     def _presigned(self, key: str, params: dict) -> str:
         # Signing is local (no round trip to the storage server) but costs botocore more CPU
         # than the rest of a download's answer, so a URL is handed out again for a fifth of
@@ -171,11 +191,16 @@ class S3Storage:
         memo = self._urls.get(memo_key)
         if memo is not None and memo[0] > now:
             return memo[1]
-        url = self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": _checked_key(key), **params},
-            ExpiresIn=self.presign_seconds,
-        )
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            url = self.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": _checked_key(key), **params},
+                ExpiresIn=self.presign_seconds,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(str(exc)) from exc
         if len(self._urls) >= 4096:  # personalized documents have a key each: stay bounded
             self._urls.clear()
         self._urls[memo_key] = (now + min(60.0, self.presign_seconds / 5), url)

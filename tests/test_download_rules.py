@@ -29,6 +29,7 @@ from portal.extensions import db
 from portal.models import Account, DownloadEvent, Kit, MaterialVersion
 from portal.reference import AUDIENCE_ROLES, ROLE_CITIZEN, ROLE_ORGANIZATION, ROLE_STAFF
 from portal.storage import get_storage
+from portal.tracking import events
 from tests.conftest import TEST_DATABASE_URL, settings_for_tests
 
 AUDIENCES = (*sorted(AUDIENCE_ROLES), "unknown")
@@ -72,7 +73,9 @@ def test_the_sql_download_rules_give_the_python_answer_in_every_case(app):
             account = by_id[row.id]
             for audience, label in zip(AUDIENCES, labels, strict=True):
                 in_python = download_refusal(account, SimpleNamespace(audience=audience)) is None
-                assert bool(getattr(row, label)) == in_python, (account.role, audience)
+                # Exactly true or false: a NULL would read as "no" in the statement's
+                # WHERE, but as the opposite of what it means in any negation of it.
+                assert getattr(row, label) is in_python, (account.role, audience)
                 checked += 1
         assert checked == 48 * 5
         # Both answers occur: the table is not trivially all-refused.
@@ -99,12 +102,12 @@ def test_the_sql_session_checks_give_the_python_answer_in_every_case(app):
             Account.id.in_(ids))
         standing = 0
         for session_id in session_ids:
-            in_sql = {row.id: bool(row.stands) for row in db.session.execute(query, {
+            in_sql = {row.id: row.stands for row in db.session.execute(query, {
                 "account_id": session_id.account_id, "session_version": session_id.version,
                 "session_nonce": session_id.nonce})}
             for account in accounts:
                 expected = session_stands(account, session_id)
-                assert in_sql[account.id] == expected, (account.id, session_id)
+                assert in_sql[account.id] is expected, (account.id, session_id)
                 standing += expected
         # Exactly the right session id of each account that is not suspended stands.
         assert standing == sum(account.suspended_at is None for account in accounts) == 24
@@ -271,14 +274,15 @@ def rules_in_sql(monkeypatch):
 @postgresql_only
 @pytest.mark.no_db_isolation
 def test_if_the_statement_recorded_a_download_the_view_refuses_the_event_is_withdrawn(
-        redirecting_portal, rules_in_sql, caplog):
+        redirecting_portal, rules_in_sql, statements, caplog):
     rules_in_sql(true())  # a statement that would let anyone download anything
     client = account_client(redirecting_portal, ROLE_CITIZEN)
     with caplog.at_level(logging.ERROR, logger="portal.tracking.events"):
         answer = client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT})
     assert answer.status_code == 403
+    assert statements == [downloads._RECORDING, events._WITHDRAW]
     assert events_of(redirecting_portal, client) == []
-    assert "withdrawn" in caplog.text
+    assert "withdrawn: the portal's rules refused it" in caplog.text
 
 
 @postgresql_only
@@ -289,7 +293,7 @@ def test_if_the_statement_refused_a_download_the_view_allows_it_is_recorded_once
     client = account_client(redirecting_portal, ROLE_ORGANIZATION)
     assert client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT}).status_code == 302
     assert len(events_of(redirecting_portal, client)) == 1
-    assert statements[-1] is not downloads._RECORDING  # the usual INSERT recorded it
+    assert statements == [downloads._RECORDING, events._INSERT]  # the usual INSERT
 
 
 def test_with_files_served_from_disk_the_lookup_records_nothing_itself(
@@ -304,16 +308,113 @@ def test_with_files_served_from_disk_the_lookup_records_nothing_itself(
 
 @postgresql_only
 @pytest.mark.no_db_isolation
+@pytest.mark.parametrize("error", ["storage", "botocore"])
 def test_if_the_answer_fails_after_the_statement_recorded_it_the_event_is_withdrawn(
-        redirecting_portal, monkeypatch):
-    """Signing a redirect is local and should not fail; if it ever did (no credentials,
-    say), the download did not happen and its event goes."""
+        redirecting_portal, statements, monkeypatch, caplog, error):
+    """Signing a redirect is local and should not fail; if it ever did, the download did
+    not happen and its event goes. A botocore error is the storage's too: a 503."""
+    from botocore.exceptions import ParamValidationError
+
     from portal.storage import S3Storage, StorageError
 
     def fail(*args, **kwargs):
-        raise StorageError("no credentials")
+        if error == "storage":
+            raise StorageError("the storage failed")
+        raise ParamValidationError(report="a parameter botocore refuses")
 
-    monkeypatch.setattr(S3Storage, "send", fail)
+    if error == "storage":
+        monkeypatch.setattr(S3Storage, "_presigned", fail)
+    else:  # (a new app: its storage has no URL signed before)
+        monkeypatch.setattr(get_storage(redirecting_portal).client, "generate_presigned_url",
+                            fail)
     client = account_client(redirecting_portal, ROLE_ORGANIZATION)
-    assert client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT}).status_code == 503
+    with caplog.at_level(logging.ERROR, logger="portal.tracking.events"):
+        answer = client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT})
+    assert answer.status_code == 503
+    assert statements == [downloads._RECORDING, events._WITHDRAW]
     assert events_of(redirecting_portal, client) == []
+    assert "withdrawn: its answer failed" in caplog.text
+
+
+@postgresql_only
+@pytest.mark.no_db_isolation
+def test_without_credentials_to_sign_with_nothing_is_recorded(redirecting_portal, statements,
+                                                              monkeypatch):
+    """Credentials are had (or refreshed) before the lookup: when there are none, the
+    answer is a 503 and no statement ran."""
+    client = account_client(redirecting_portal, ROLE_ORGANIZATION)
+    storage = get_storage(redirecting_portal)
+    monkeypatch.setattr(storage._session, "get_credentials", lambda: None)
+    assert client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT}).status_code == 503
+    assert statements == [] and events_of(redirecting_portal, client) == []
+
+
+@postgresql_only
+@pytest.mark.no_db_isolation
+def test_a_database_error_in_the_statement_is_a_503_with_nothing_recorded(
+        redirecting_portal, monkeypatch):
+    from sqlalchemy import text
+
+    monkeypatch.setattr(downloads, "_RECORDING", DirectStatement(
+        lambda: text("INSERT INTO download_event (id) VALUES (NULL)")))
+    client = account_client(redirecting_portal, ROLE_ORGANIZATION)
+    answer = client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT})
+    assert answer.status_code == 503 and "Location" not in answer.headers
+    assert events_of(redirecting_portal, client) == []
+
+
+@postgresql_only
+@pytest.mark.no_db_isolation
+def test_staff_download_professional_materials_in_one_statement(redirecting_portal,
+                                                                 statements):
+    client = account_client(redirecting_portal, ROLE_STAFF)
+    assert client.get(PROFESSIONALS_GUIDE, headers={"User-Agent": AGENT}).status_code == 302
+    assert statements == [downloads._RECORDING]
+    [event] = events_of(redirecting_portal, client)
+    assert event.account_type == ROLE_STAFF
+
+
+@postgresql_only
+@pytest.mark.no_db_isolation
+def test_visitors_are_sent_to_sign_in_after_a_plain_lookup(redirecting_portal, statements):
+    answer = redirecting_portal.test_client().get(ORGANIZATIONS_POSTER,
+                                                  headers={"User-Agent": AGENT})
+    assert answer.status_code == 302 and "/account/login" in answer.headers["Location"]
+    assert statements == [downloads._MATERIAL]
+
+
+@postgresql_only
+@pytest.mark.no_db_isolation
+def test_a_deleted_accounts_session_records_nothing(redirecting_portal, statements):
+    client = account_client(redirecting_portal, ROLE_ORGANIZATION)
+    with redirecting_portal.app_context():
+        db.session.delete(db.session.get(Account, client.account_id))
+        db.session.commit()
+    answer = client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT})
+    assert answer.status_code == 302 and "/account/login" in answer.headers["Location"]
+    assert statements == [downloads._RECORDING]  # no event, so nothing to withdraw
+    assert events_of(redirecting_portal, client) == []
+
+
+@postgresql_only
+@pytest.mark.no_db_isolation
+def test_a_stale_session_with_a_valid_remember_cookie_is_recorded_once(redirecting_portal,
+                                                                      statements):
+    """The one case where the statement says no and the view yes: the session is stale,
+    but the remember-me cookie names the account's current session id, so Flask-Login
+    signs the account in again. The usual INSERT then records the download, once."""
+    from flask_login.utils import encode_cookie
+
+    client = account_client(redirecting_portal, ROLE_ORGANIZATION)
+    with redirecting_portal.app_context():
+        account = db.session.get(Account, client.account_id)
+        account.session_version += 1
+        db.session.commit()
+        with redirecting_portal.test_request_context():
+            remember = encode_cookie(account.get_id())
+    client.set_cookie(redirecting_portal.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+                      remember)
+    answer = client.get(ORGANIZATIONS_POSTER, headers={"User-Agent": AGENT})
+    assert answer.status_code == 302 and "/account/login" not in answer.headers["Location"]
+    assert statements[:2] == [downloads._RECORDING, events._INSERT]
+    assert len(events_of(redirecting_portal, client)) == 1

@@ -6,14 +6,22 @@ every session made before it, and a deleted account's sessions fit no other acco
 The user loader applies ``session_stands`` in Python; a download's single statement on
 PostgreSQL (``catalog.downloads``) applies ``session_stands_sql``, the same checks, in the
 database. ``tests/test_download_rules.py`` holds the two to one answer.
+
+Flask-Login's session protection stays "basic" (its default): a session seen from another
+address or browser is only marked not fresh, so the loader's answer is still these checks
+alone. Under "strong" such a session would be ended first, and the statement, which cannot
+see that, would record downloads the view then withdraws.
 """
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam
 
 from portal.models import Account
+
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,17}")  # as get_id() writes a number (no "07", no "²")
 
 
 class SessionId(NamedTuple):
@@ -25,7 +33,7 @@ class SessionId(NamedTuple):
     def parse(cls, value) -> SessionId | None:
         """The parts of a session id, or ``None`` for anything else."""
         parts = str(value or "").split(":")
-        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+        if len(parts) != 3 or not all(_NUMBER.fullmatch(part) for part in parts[:2]):
             return None
         return cls(int(parts[0]), int(parts[1]), parts[2])
 

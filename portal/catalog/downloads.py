@@ -11,31 +11,35 @@ signed in. Nothing is cached between requests: an import that makes a new curren
 is seen by the next download. Only public materials (published on the portal's clock, not
 withdrawn) are downloaded or go into a kit's ZIP.
 
-On PostgreSQL, when the answer cannot fail once the download is allowed (a presigned
-redirect), a material's lookup also records the download event, in the same statement
-and the same round trip: the read becomes a CTE, and an ``INSERT ... SELECT`` from it
-makes the event only where the session still stands (``auth.sessions``) and the account
-may download the kit (``catalog.services.download_allowed_sql``). The view still decides
-in Python, with the same rules on the same row; if it ever refused a download the
-statement recorded, it would withdraw the event (``tracking.events.withdraw_download``).
+On PostgreSQL, when the answer is a redirect signed by the portal itself (S3 storage:
+nothing left to read that could be missing), a material's lookup also records the
+download event, in the same statement and the same round trip: the read becomes a CTE,
+and an ``INSERT ... SELECT`` from it makes the event only where the session still stands
+(``auth.sessions``) and the account may download the kit
+(``catalog.services.download_allowed_sql``). The view still decides in Python, with the
+same rules on the same row; if it ever refused a download the statement recorded, or the
+answer failed, it withdraws the event (``tracking.events.withdraw_download``).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 from types import SimpleNamespace
 
 from flask import g, session
 from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.auth.sessions import SessionId, session_stands_sql
 from portal.catalog.archives import stored, versions_fingerprint
 from portal.catalog.services import NotFound, download_allowed_sql, readable_filename
 from portal.clock import naive_utc_now
-from portal.database import DirectStatement, loaded
+from portal.database import DirectStatement, engine_for_a_statement_alone, loaded
 from portal.models import Account, Campaign, Kit, KitArchive, Material, MaterialVersion
-from portal.tracking.events import recording_insert
-from portal.tracking.robots import is_robot
+from portal.tracking.events import TrackingError, recording_insert, recording_parameters
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ def _keep(values: tuple) -> None:
         else loaded(Account, dict(zip(_ACCOUNT_KEYS, values, strict=True))))
 
 
-_KIT_COLUMNS = (Kit.id, Kit.slug, Kit.campaign_id, Kit.audience, Campaign.year, Kit.title_fr,
+_KIT_COLUMNS = (Kit.id.label("kit_id"), Kit.slug, Kit.campaign_id, Kit.audience, Campaign.year, Kit.title_fr,
                 Kit.title_en)
 
 
@@ -113,7 +117,7 @@ def _public():
 
 @cache
 def _material_query():
-    return (select(*_ACCOUNT_COLUMNS, *_KIT_COLUMNS, MaterialVersion.id,
+    return (select(*_ACCOUNT_COLUMNS, *_KIT_COLUMNS, MaterialVersion.id.label("version_id"),
                    MaterialVersion.storage_key, Material.title, Material.language,
                    Material.format)
             .select_from(Material)
@@ -127,36 +131,45 @@ def _material_query():
 
 @cache
 def _recording_material_query():
-    # The lookup above as a CTE, its columns, and the id of the event the INSERT made
-    # from it (NULL where the session or the rules refuse).
+    # The lookup above as a CTE, and the id of the event an INSERT made from it (NULL where
+    # the session or the rules refuse), after the lookup's columns.
     allowed = and_(session_stands_sql(), download_allowed_sql(Kit.audience))
     facts = _material_query().add_columns(allowed.label("allowed")).cte("facts")
-    columns = list(facts.c)
-    account = SimpleNamespace(**dict(zip(_ACCOUNT_KEYS, columns[:_A], strict=True)))
-    kit = SimpleNamespace(id=columns[_A], campaign_id=columns[_A + 2])
-    recorded = recording_insert(account, kit, columns[_A + 7], columns[-1]).cte("recorded")
-    return select(*columns[:-1], select(recorded.c.id).scalar_subquery())
+    account = SimpleNamespace(**{key: facts.c[Account.__table__.c[key].name]
+                                 for key in _ACCOUNT_KEYS})
+    kit = SimpleNamespace(id=facts.c.kit_id, campaign_id=facts.c.campaign_id)
+    recorded = recording_insert(account, kit, facts.c.version_id,
+                                facts.c.allowed).cte("recorded")
+    looked_up = [column for column in facts.c if column.name != "allowed"]
+    return select(*looked_up, select(recorded.c.id).scalar_subquery())
 
 
 def material_download(kit_slug: str, material_slug: str, language: str, *,
                       record_for_agent: str | None = None) -> MaterialFacts:
     """The material's kit and current version; ``NotFound`` without either.
 
-    With ``record_for_agent`` (the request's User-Agent), the download event is recorded
-    in the same statement where it can be (PostgreSQL, a signed-in session, no
-    transaction under way): ``event_id`` says whether it was.
+    With ``record_for_agent`` (the request's User-Agent), the lookup also records the
+    download event where it can (PostgreSQL, a signed-in session, no transaction under
+    way), if the session stands and the account may download the kit: ``event_id`` then
+    names the event, which the caller must withdraw if the download does not go out
+    (``tracking.events.withdraw_download``). A database error then is a ``TrackingError``.
     """
     session_id = _session_id()
     params = {"account_id": None if session_id is None else session_id.account_id,
               "kit": kit_slug, "material": material_slug, "language": language,
               "now": naive_utc_now()}
-    statement = _MATERIAL
-    if (record_for_agent is not None and session_id is not None
-            and _RECORDING.runs_alone_on("postgresql")):
-        statement = _RECORDING
+    engine = engine_for_a_statement_alone()
+    if (record_for_agent is None or session_id is None or engine is None
+            or engine.dialect.name != "postgresql"):  # (SQLite: no INSERT in a CTE)
+        rows, _ = _MATERIAL.execute(params)
+    else:
         params.update(session_version=session_id.version, session_nonce=session_id.nonce,
-                      is_robot=is_robot(record_for_agent))
-    rows, _ = statement.execute(params)
+                      **recording_parameters(record_for_agent))
+        try:
+            rows, _ = _RECORDING.execute(params)
+        except SQLAlchemyError as exc:
+            log.error("download looked up and recorded: %s", type(exc).__name__)
+            raise TrackingError("download event not recorded") from exc
     if not rows:
         raise NotFound(f"{kit_slug}/{material_slug}/{language}")
     row = rows[0]

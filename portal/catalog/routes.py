@@ -90,29 +90,38 @@ def thumbnail(kit_slug, material_slug, language):
 @bp.get(f"/kits/{MATERIAL}/download")
 def download_material(kit_slug, material_slug, language):
     # One read (the catalog entry and the account), then one INSERT that commits itself;
-    # or, when the answer is a redirect, both in one statement (catalog.downloads).
+    # or, when the answer is a redirect signed here, both in one statement.
     storage = get_storage()
-    recording = request.method == "GET" and storage.answers_by_redirect
+    ahead = request.method == "GET" and storage.answers_by_redirect
+    if ahead:  # credentials refreshed now, not between the event and its answer
+        storage.prepare_signing()
     try:
         material = material_download(
             kit_slug, material_slug, language,
-            record_for_agent=request.user_agent.string if recording else None)
+            record_for_agent=request.user_agent.string if ahead else None)
     except NotFound:
         abort(404)
+    if material.event_id is not None:
+        return _kept_if_answered(material, storage)
     refusal = download_refusal(current_user._get_current_object(), material.kit)
-    if material.event_id is None:  # not recorded yet: the file first, then its event
-        if refusal is not None:
-            return _refusal_answer(refusal)
-        return _recorded(_send_material(storage, material), material.kit,
-                         material_version=material.version)
-    # Recorded with the lookup: the event stays only if the download goes out.
+    if refusal is not None:
+        return _refusal_answer(refusal)
+    return _recorded(_send_material(storage, material), material.kit,
+                     material_version=material.version)
+
+
+def _kept_if_answered(material, storage):
+    """A download whose event the lookup recorded: the event stays only if the file's
+    redirect goes out; a refusal (the view decides, with the same rules) or a failure
+    withdraws it."""
     try:
+        refusal = download_refusal(current_user._get_current_object(), material.kit)
         if refusal is None:
             return _send_material(storage, material)
     except BaseException:
-        withdraw_download(material.event_id)
+        withdraw_download(material.event_id, "its answer failed")
         raise
-    withdraw_download(material.event_id)
+    withdraw_download(material.event_id, "the portal's rules refused it")
     return _refusal_answer(refusal)
 
 

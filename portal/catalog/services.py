@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, false, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.clock import naive_utc_now, today_in_montreal
@@ -46,12 +46,14 @@ def download_allowed_sql(audience):
     statement on PostgreSQL (``catalog.downloads``). ``tests/test_download_rules.py``
     holds the two forms to one answer on every case."""
     # Comparisons, not IN lists: the statement is compiled once, with no list to expand.
+    # (false() and true() start each list, so an empty one still means what Python means.)
     return and_(
         Account.is_active,  # Flask-Login's is_authenticated, for an account
-        or_(*(and_(audience == name, or_(*(Account.role == role for role in sorted(roles))))
-              for name, roles in sorted(AUDIENCE_ROLES.items()))),
+        or_(false(), *(and_(audience == name,
+                            or_(false(), *(Account.role == role for role in sorted(roles))))
+                       for name, roles in sorted(AUDIENCE_ROLES.items()))),
         Account.is_verified,
-        or_(and_(*(audience != name for name in sorted(APPROVED_AUDIENCES))),
+        or_(and_(true(), *(audience != name for name in sorted(APPROVED_AUDIENCES))),
             Account.is_staff, Account.is_approved_organization),
     )
 

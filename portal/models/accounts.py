@@ -102,15 +102,26 @@ class Account(UserMixin, db.Model):
     @is_approved_organization.inplace.expression
     @classmethod
     def _is_approved_organization_sql(cls):
-        return and_(cls.role == ROLE_ORGANIZATION, cls.approval == APPROVED)
+        # IS NOT DISTINCT FROM: false, not NULL, for an account without an approval.
+        return and_(cls.role == ROLE_ORGANIZATION, cls.approval.is_not_distinct_from(APPROVED))
 
     @hybrid_property
     def is_staff(self) -> bool:
         return self.role == ROLE_STAFF
 
-    @property
+    @is_staff.inplace.expression
+    @classmethod
+    def _is_staff_sql(cls):
+        return cls.role == ROLE_STAFF
+
+    @hybrid_property
     def is_organization(self) -> bool:
         return self.role == ROLE_ORGANIZATION
+
+    @is_organization.inplace.expression
+    @classmethod
+    def _is_organization_sql(cls):
+        return cls.role == ROLE_ORGANIZATION
 
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role}>"

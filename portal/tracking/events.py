@@ -61,11 +61,12 @@ def record_download(
     return loaded(DownloadEvent, {"id": rows[0][0], **values})
 
 
-def _event_values(account, kit, material_version_id, **flags) -> dict:
+def _event_values(account, kit, material_version_id, *, occurred_at, personalized, is_zip,
+                  is_robot) -> dict:
     """An event's columns: what it keeps of the account (never its id or address) and of
     the kit. ``account`` and ``kit`` are objects, or their columns in a query."""
     return {
-        "occurred_at": flags["occurred_at"],
+        "occurred_at": occurred_at,
         "campaign_id": kit.campaign_id,
         "kit_id": kit.id,
         "material_version_id": material_version_id,
@@ -73,9 +74,9 @@ def _event_values(account, kit, material_version_id, **flags) -> dict:
         "account_type": account.role,
         "region": account.region,
         "organization_type": account.organization_type,
-        "personalized": flags["personalized"],
-        "is_zip": flags["is_zip"],
-        "is_robot": flags["is_robot"],
+        "personalized": personalized,
+        "is_zip": is_zip,
+        "is_robot": is_robot,
     }
 
 
@@ -98,9 +99,9 @@ _INSERT = DirectStatement(_insert_statement, column_keys=_COLUMNS)
 def recording_insert(account, kit, material_version_id, allowed):
     """The event of one material's download as ``INSERT ... SELECT ... WHERE allowed
     RETURNING id``, from a lookup's columns: ``account`` and ``kit`` carry them as
-    attributes, as ``record_download``'s objects do. The moment and the robot flag are the
-    statement's parameters ``now`` and ``is_robot``; a row, and so an event, is made only
-    where ``allowed`` holds."""
+    attributes, as ``record_download``'s objects do. The statement's parameters are the
+    lookup's ``now`` (the event's moment) and those of ``recording_parameters``; a row,
+    and so an event, is made only where ``allowed`` holds."""
     table = DownloadEvent.__table__
     values = _event_values(account, kit, material_version_id,
                            occurred_at=bindparam("now", type_=DateTime()),
@@ -112,12 +113,16 @@ def recording_insert(account, kit, material_version_id, allowed):
             .returning(table.c.id))
 
 
-def withdraw_download(event_id: int) -> None:
-    """Delete an event a lookup recorded for a download the portal then refused.
+def recording_parameters(user_agent: str | None) -> dict:
+    """What ``recording_insert`` needs besides the lookup's own parameters."""
+    return {"is_robot": is_robot(user_agent)}
 
-    The statement's rules are the portal's own (held to one answer by
-    ``tests/test_download_rules.py``), so this runs only if the two ever disagree."""
-    log.error("download event %s recorded for a refused download: withdrawn", event_id)
+
+def withdraw_download(event_id: int, why: str) -> None:
+    """Delete an event a lookup recorded for a download that then did not go out: the
+    portal refused it (its rules and the statement's are held to one answer by
+    ``tests/test_download_rules.py``, so this should never be), or its answer failed."""
+    log.error("download event %s withdrawn: %s", event_id, why)
     _, committed = _WITHDRAW.execute({"event_id": event_id})
     if not committed:
         db.session.commit()
