@@ -2,7 +2,7 @@
 
 They look like a real week: spread over its days (the national day busiest) and daytime
 hours, over regions, kits, materials and kinds of account, with some robots and double
-clicks. Only this command writes events other than ``events.record_download``, and only
+clicks. Only this command writes events outside ``tracking.events``, and only
 synthetic ones, in bulk, for a campaign a staff member chose to fill.
 """
 from __future__ import annotations
