@@ -7,12 +7,12 @@ whatever else the machine runs; this measures what a download itself costs the p
 process. It sets up as the load test does (moto's S3 server in its own process, a fresh
 PostgreSQL database `portal_cpu` on the server of PORTAL_DATABASE_URL, by default
 postgresql://postgres@127.0.0.1:5432/test, dropped afterwards; `db upgrade`,
-`import-materials`, one organization's session from `load-sessions`), then calls the WSGI
+`import-materials`, one organization's session from `bench/load_sessions.py`), then calls the WSGI
 app directly, with no server, for every material of the organizations' kit in turn, and
 for `/livez`, in alternating rounds. It prints, per request, the process's CPU time and
 the wall time (which adds the database's answer): `cpu.download_ms`, `cpu.bare_ms`,
 `wall.download_ms`, `wall.bare_ms` (medians of the rounds), and `cpu.statements` (the
-statements one download ran on PostgreSQL with S3: 1 for the single-statement path).
+SQL statements one download sends to PostgreSQL, transaction control included).
 """
 from __future__ import annotations
 
@@ -71,13 +71,14 @@ def measure(database_url: str, endpoint: str, workdir: Path, requests: int,
     env = load.portal_environment(database_url, endpoint, workdir)
     load.flask(env, "db", "upgrade")
     load.flask(env, "import-materials")
-    cookie = load.flask(env, "load-sessions", "--role", "organization",
-                        "--count", "1").split()[0]
+    cookie = load.command(env, "bench/load_sessions.py", "--role", "organization",
+                          "--count", "1").split()[0]
     os.environ.update(env)
+    from sqlalchemy import event
     from werkzeug.test import EnvironBuilder
 
-    from portal.cli_load import DEFAULT_USER_AGENT
-    from portal.database import DirectStatement
+    from bench.load_sessions import DEFAULT_USER_AGENT
+    from portal.extensions import db
     from wsgi import app
 
     def environ(path: str) -> dict:
@@ -98,10 +99,16 @@ def measure(database_url: str, endpoint: str, workdir: Path, requests: int,
     if {call(prepared) for prepared in downloads} != {"302 FOUND"}:
         raise SystemExit("a download did not answer with a redirect to the bucket")
     ran = []
-    execute = DirectStatement.execute
-    DirectStatement.execute = lambda self, params: ran.append(self) or execute(self, params)
+
+    def seen(conn, cursor, statement, *args):
+        ran.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
     call(downloads[0])
-    DirectStatement.execute = execute
+    event.remove(engine, "before_cursor_execute", seen)
+    statements = len(ran) + 1  # and the COMMIT, which is no cursor statement
 
     def timed(prepared_list: list) -> tuple[float, float]:
         cpu, wall = time.process_time(), time.perf_counter()
@@ -120,7 +127,7 @@ def measure(database_url: str, endpoint: str, workdir: Path, requests: int,
         for kind in ("download", "bare"):
             figures[f"{measure_name}.{kind}_ms"] = round(
                 statistics.median(sample[index] for sample in samples[kind]), 3)
-    figures["cpu.statements"] = len(ran)
+    figures["cpu.statements"] = statements
     return figures
 
 

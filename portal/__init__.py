@@ -70,24 +70,17 @@ def register_extensions(app: Flask) -> None:
         from flask import g
 
         g.pop("_login_user", None)
-        g.pop("portal_download_account", None)
 
     @login_manager.user_loader
     def load_account(value: str):
         """The account a session names, if the session still stands (auth.sessions)."""
-        from flask import g
-
         from portal.auth.sessions import SessionId, session_stands
         from portal.extensions import db
 
         session_id = SessionId.parse(value)
         if session_id is None:
             return None
-        # A download reads the account with its catalog entry (catalog.downloads): the
-        # same row, with the same checks below, without a second query.
-        account = g.pop("portal_download_account", None)
-        if account is None or account.id != session_id.account_id:
-            account = db.session.get(Account, session_id.account_id)
+        account = db.session.get(Account, session_id.account_id)
         return account if session_stands(account, session_id) else None
 
 

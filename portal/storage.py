@@ -10,10 +10,10 @@ import io
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from cachetools import TTLCache
 from flask import Flask, Response, current_app, redirect, send_file
 
 
@@ -31,12 +31,6 @@ def _checked_key(key: str) -> str:
 
 class LocalStorage:
     """Files in a local folder."""
-
-    # A download is sent from the file itself, which may turn out to be missing.
-    answers_by_redirect = False
-
-    def prepare_signing(self) -> None:
-        """Nothing to sign here (see ``S3Storage.prepare_signing``)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -102,10 +96,6 @@ class LocalStorage:
 class S3Storage:
     """Files in an S3 bucket (or an S3-compatible server), through one boto3 client."""
 
-    # A download is a presigned redirect, signed here without a round trip to the server
-    # once the credentials are at hand (``prepare_signing``).
-    answers_by_redirect = True
-
     def __init__(self, bucket: str, endpoint_url: str | None, region: str | None,
                  presign_seconds: int):
         import boto3
@@ -113,7 +103,9 @@ class S3Storage:
 
         self.bucket = bucket
         self.presign_seconds = presign_seconds
-        self._urls: dict[tuple, tuple[float, str]] = {}  # presigned URLs still worth reusing
+        # Presigned URLs handed out again for a fifth of their lifetime (see _presigned);
+        # bounded, since personalized documents have a key each.
+        self._urls = TTLCache(maxsize=4096, ttl=min(60.0, presign_seconds / 5))
         # The session's credentials are the client's own (botocore keeps one object).
         self._session = boto3.session.Session()
         self.client = self._session.client(
@@ -168,29 +160,14 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=_checked_key(key))
 
-    def prepare_signing(self) -> None:
-        """Have the credentials ready, refreshed if they must be (an instance role's
-        expire): signing the next redirect then needs no network. ``StorageError`` when
-        there are none, before any download event is recorded."""
-        from botocore.exceptions import BotoCoreError
-
-        try:
-            credentials = self._session.get_credentials()
-            if credentials is None:
-                raise StorageError("no credentials to sign downloads with")
-            credentials.get_frozen_credentials()  # (a refresh, when one is due)
-        except BotoCoreError as exc:
-            raise StorageError(str(exc)) from exc
-
     def _presigned(self, key: str, params: dict) -> str:
         # Signing is local (no round trip to the storage server) but costs botocore more CPU
         # than the rest of a download's answer, so a URL is handed out again for a fifth of
         # its lifetime (a minute at most): each still has four fifths of its life ahead.
         memo_key = (key, *sorted(params.items()))
-        now = time.monotonic()
-        memo = self._urls.get(memo_key)
-        if memo is not None and memo[0] > now:
-            return memo[1]
+        url = self._urls.get(memo_key)
+        if url is not None:
+            return url
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -201,9 +178,7 @@ class S3Storage:
             )
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(str(exc)) from exc
-        if len(self._urls) >= 4096:  # personalized documents have a key each: stay bounded
-            self._urls.clear()
-        self._urls[memo_key] = (now + min(60.0, self.presign_seconds / 5), url)
+        self._urls[memo_key] = url
         return url
 
     def send(self, key: str, filename: str, content_type: str) -> Response:

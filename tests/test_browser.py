@@ -109,9 +109,16 @@ def screenshot_folder():
     SCREENSHOTS.mkdir(parents=True)
 
 
+# The people these journeys play use an ordinary browser: headless Chromium's own user
+# agent names it "HeadlessChrome", which the COUNTER robots list flags (not counted).
+PERSON_USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/156.0 Safari/537.36")
+
+
 def new_page(browser, live, name: str, width: int = 1280):
     context = browser.new_context(viewport={"width": width, "height": 900},
-                                  accept_downloads=True, locale="fr-CA")
+                                  accept_downloads=True, locale="fr-CA",
+                                  user_agent=PERSON_USER_AGENT)
     live.contexts[name] = context
     page = context.new_page()
     page.set_default_timeout(20_000)

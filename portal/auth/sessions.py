@@ -3,21 +3,12 @@
 Flask-Login keeps ``Account.get_id()`` in the session: "<account id>:<session
 version>:<account nonce>". A raised version (password changed, account suspended) ends
 every session made before it, and a deleted account's sessions fit no other account.
-The user loader applies ``session_stands`` in Python; a download's single statement on
-PostgreSQL (``catalog.downloads``) applies ``session_stands_sql``, the same checks, in the
-database. ``tests/test_download_rules.py`` holds the two to one answer.
-
-Flask-Login's session protection stays "basic" (its default): a session seen from another
-address or browser is only marked not fresh, so the loader's answer is still these checks
-alone. Under "strong" such a session would be ended first, and the statement, which cannot
-see that, would record downloads the view then withdraws.
+The app's user loader applies ``session_stands``.
 """
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
-
-from sqlalchemy import and_, bindparam
 
 from portal.models import Account
 
@@ -43,13 +34,3 @@ def session_stands(account: Account | None, session_id: SessionId) -> bool:
     return (account is not None and account.id == session_id.account_id
             and account.session_version == session_id.version
             and account.session_nonce == session_id.nonce and account.is_active)
-
-
-def session_stands_sql():
-    """``session_stands`` as a clause on ``Account``, with the session id's parts as the
-    parameters ``account_id``, ``session_version`` and ``session_nonce`` (PostgreSQL:
-    the nonce is a SHA-256 the database computes)."""
-    return and_(Account.id == bindparam("account_id"),
-                Account.session_version == bindparam("session_version"),
-                Account.session_nonce == bindparam("session_nonce"),
-                Account.is_active)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-import time
-import weakref
 import zipfile
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -34,27 +33,26 @@ def versions_fingerprint(versions) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def archive_filename(kit, language: str) -> str:
-    """The ZIP's name for a ``downloads.KitFacts``, e.g. ``Trousse des organismes - 2027.zip``."""
-    return f"{kit.title(language)} - {kit.year}.zip"
+def archive_filename(kit: Kit, language: str) -> str:
+    """The ZIP's name, e.g. ``Trousse des organismes - 2027.zip``."""
+    return f"{kit.title(language)} - {kit.campaign.year}.zip"
 
 
 # A ZIP's key names its content for good (the fingerprint of the kit's versions) and the
 # portal never deletes it, so a process that has seen the file does not ask the storage
 # again (with S3, a request per download) for a while; it does now and then, in case
-# someone removed it by hand. Per storage object, that is per app and process.
+# someone removed it by hand. Per process, by storage object (held: one per app) and key.
 STORED_RECHECK_SECONDS = 300
-_seen_stored: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_seen_stored = TTLCache(maxsize=4096, ttl=STORED_RECHECK_SECONDS)
 
 
 def stored(storage, key: str) -> bool:
     """Whether the file of a ZIP's key is in storage (see above)."""
-    seen = _seen_stored.setdefault(storage, {})
-    if seen.get(key, 0.0) > time.monotonic():
+    if (storage, key) in _seen_stored:
         return True
     if not storage.exists(key):
         return False
-    seen[key] = time.monotonic() + STORED_RECHECK_SECONDS
+    _seen_stored[(storage, key)] = True
     return True
 
 

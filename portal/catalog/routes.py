@@ -7,22 +7,23 @@ from flask_login import current_user
 from portal.auth.access import refusal_page
 from portal.catalog import bp
 from portal.catalog.archives import archive_filename, ensure_kit_archive
-from portal.catalog.downloads import kit_download, material_download, stored_archive_key
 from portal.catalog.services import (
     CatalogFilters,
     NotFound,
     current_campaign,
+    download_filename,
     download_refusal,
     filter_materials,
     get_kit,
     get_material,
+    get_public_material,
     list_kits,
     may_download,
 )
 from portal.i18n import current_language
 from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
 from portal.storage import get_storage
-from portal.tracking.events import record_download, withdraw_download
+from portal.tracking.events import record_download
 
 SLUG = "<slug:kit_slug>"
 MATERIAL = SLUG + "/<slug:material_slug>/<any(fr,en):language>"
@@ -89,70 +90,37 @@ def thumbnail(kit_slug, material_slug, language):
 
 @bp.get(f"/kits/{MATERIAL}/download")
 def download_material(kit_slug, material_slug, language):
-    # One read (the catalog entry and the account), then one INSERT that commits itself;
-    # or, when the answer is a redirect signed here, both in one statement.
-    storage = get_storage()
-    ahead = request.method == "GET" and storage.answers_by_redirect
-    if ahead:  # credentials refreshed now, not between the event and its answer
-        storage.prepare_signing()
     try:
-        material = material_download(
-            kit_slug, material_slug, language,
-            record_for_agent=request.user_agent.string if ahead else None)
+        material = get_public_material(kit_slug, material_slug, language)
     except NotFound:
         abort(404)
-    if material.event_id is not None:
-        return _kept_if_answered(material, storage)
-    refusal = download_refusal(current_user._get_current_object(), material.kit)
+    refusal = _require_download_right(material.kit)
     if refusal is not None:
-        return _refusal_answer(refusal)
-    return _recorded(_send_material(storage, material), material.kit,
-                     material_version=material.version)
-
-
-def _kept_if_answered(material, storage):
-    """A download whose event the lookup recorded: the event stays only if the file's
-    redirect goes out; a refusal (the view decides, with the same rules) or a failure
-    withdraws it."""
-    try:
-        refusal = download_refusal(current_user._get_current_object(), material.kit)
-        if refusal is None:
-            return _send_material(storage, material)
-    except BaseException:
-        withdraw_download(material.event_id, "its answer failed")
-        raise
-    withdraw_download(material.event_id, "the portal's rules refused it")
-    return _refusal_answer(refusal)
-
-
-def _send_material(storage, material):
-    return storage.send(material.version.storage_key, material.filename,
-                        MATERIAL_FORMATS[material.format])
+        return refusal
+    version = material.current_version
+    response = get_storage().send(version.storage_key, download_filename(material.kit, material),
+                                  MATERIAL_FORMATS[material.format])
+    return _recorded(response, material.kit, material_version=version)
 
 
 @bp.get(f"/kits/{SLUG}/download.zip")
 def download_kit(kit_slug):
-    try:
-        download = kit_download(kit_slug)
-    except NotFound:
-        abort(404)
-    kit = download.kit
+    kit = _kit_or_404(kit_slug)
     refusal = _require_download_right(kit)
     if refusal is not None:
         return refusal
     storage = get_storage()
-    key = stored_archive_key(download, storage)
-    if key is None:  # the first download of these versions: build the ZIP
-        key = ensure_kit_archive(get_kit(kit_slug), storage).storage_key
-    response = storage.send(key, archive_filename(kit, current_language()), "application/zip")
+    archive = ensure_kit_archive(kit, storage)  # built once per set of versions
+    response = storage.send(archive.storage_key, archive_filename(kit, current_language()),
+                            "application/zip")
     return _recorded(response, kit, is_zip=True)
 
 
 def _recorded(response, kit, **what):
     """Record the download, then let the prepared response go; no event, no file.
 
-    The file (or its redirect) is prepared first so a missing file records nothing;
-    HEAD requests send no file and record nothing.
+    The file (or its redirect) is prepared first, so a missing file or a storage that
+    does not answer records nothing; HEAD requests send no file and record nothing.
     """
     if request.method == "HEAD":
         return response

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import and_, bindparam, false, or_, select, true
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
@@ -38,24 +38,6 @@ def download_refusal(account: Account | None, kit: Kit) -> str | None:
                                                     account.is_approved_organization):
         return "approval"
     return None
-
-
-def download_allowed_sql(audience):
-    """``download_refusal(account, kit) is None`` as a clause on a signed-in ``Account``
-    and a kit's ``audience`` (a column): the same three rules, for the download's single
-    statement on PostgreSQL (``catalog.downloads``). ``tests/test_download_rules.py``
-    holds the two forms to one answer on every case."""
-    # Comparisons, not IN lists: the statement is compiled once, with no list to expand.
-    # (false() and true() start each list, so an empty one still means what Python means.)
-    return and_(
-        Account.is_active,  # Flask-Login's is_authenticated, for an account
-        or_(false(), *(and_(audience == name,
-                            or_(false(), *(Account.role == role for role in sorted(roles))))
-                       for name, roles in sorted(AUDIENCE_ROLES.items()))),
-        Account.is_verified,
-        or_(and_(true(), *(audience != name for name in sorted(APPROVED_AUDIENCES))),
-            Account.is_staff, Account.is_approved_organization),
-    )
 
 
 def may_download(account: Account | None, kit: Kit) -> bool:
@@ -163,6 +145,29 @@ def get_kit(slug: str) -> Kit:
     if kit is None or not public_materials(kit):
         raise NotFound(slug)
     return kit
+
+
+@cache
+def _public_material_query():
+    # Built once per process, as _kit_query: composing it costs more CPU than running it.
+    return (select(Material)
+            .join(Material.kit).join(Kit.campaign).join(Material.current_version)
+            .options(contains_eager(Material.kit).contains_eager(Kit.campaign),
+                     contains_eager(Material.current_version))
+            .where(Kit.slug == bindparam("kit"), Material.slug == bindparam("material"),
+                   Material.language == bindparam("language"),
+                   Material.public_clause(bindparam("now"))))
+
+
+def get_public_material(kit_slug: str, material_slug: str, language: str) -> Material:
+    """A public material with its kit, campaign and current version, in one query;
+    ``NotFound`` otherwise. What a download reads: nothing of the kit's other materials."""
+    material = db.session.scalars(_public_material_query(), {
+        "kit": kit_slug, "material": material_slug, "language": language,
+        "now": naive_utc_now()}).one_or_none()
+    if material is None:
+        raise NotFound(f"{kit_slug}/{material_slug}/{language}")
+    return material
 
 
 def get_material(kit: Kit, material_slug: str, language: str) -> Material:

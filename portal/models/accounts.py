@@ -6,8 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, and_, func, literal
-from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import naive_utc_now
@@ -60,68 +59,31 @@ class Account(UserMixin, db.Model):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}:{self.session_nonce}"
 
-    # The checks below are hybrids: in Python on a loaded account, and as SQL on the
-    # class (``Account.is_verified`` is a clause), so the download's single statement
-    # (``catalog.downloads``) applies the very same rules in the database.
-
-    @hybrid_property
+    @property
     def session_nonce(self) -> str:
         """Part of the session id that belongs to this account alone: a session of a
         deleted account never fits a new one given the same id (SQLite reuses ids)."""
         return hashlib.sha256(f"session:{self.actor_id}".encode()).hexdigest()[:16]
 
-    @session_nonce.inplace.expression
-    @classmethod
-    def _session_nonce_sql(cls):
-        # PostgreSQL only (SQLite has no SHA-256): the same hash of the same text.
-        return func.substr(func.encode(func.sha256(func.convert_to(
-            literal("session:") + cls.actor_id, "UTF8")), "hex"), 1, 16)
-
-    @hybrid_property
+    @property
     def is_active(self) -> bool:
         return self.suspended_at is None
 
-    @is_active.inplace.expression
-    @classmethod
-    def _is_active_sql(cls):
-        return cls.suspended_at.is_(None)
-
-    @hybrid_property
+    @property
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
 
-    @is_verified.inplace.expression
-    @classmethod
-    def _is_verified_sql(cls):
-        return cls.email_verified_at.is_not(None)
-
-    @hybrid_property
+    @property
     def is_approved_organization(self) -> bool:
         return self.role == ROLE_ORGANIZATION and self.approval == APPROVED
 
-    @is_approved_organization.inplace.expression
-    @classmethod
-    def _is_approved_organization_sql(cls):
-        # IS NOT DISTINCT FROM: false, not NULL, for an account without an approval.
-        return and_(cls.role == ROLE_ORGANIZATION, cls.approval.is_not_distinct_from(APPROVED))
-
-    @hybrid_property
+    @property
     def is_staff(self) -> bool:
         return self.role == ROLE_STAFF
 
-    @is_staff.inplace.expression
-    @classmethod
-    def _is_staff_sql(cls):
-        return cls.role == ROLE_STAFF
-
-    @hybrid_property
+    @property
     def is_organization(self) -> bool:
         return self.role == ROLE_ORGANIZATION
-
-    @is_organization.inplace.expression
-    @classmethod
-    def _is_organization_sql(cls):
-        return cls.role == ROLE_ORGANIZATION
 
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role}>"
