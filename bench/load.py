@@ -10,7 +10,7 @@ postgresql://postgres@127.0.0.1:5432/test, dropped afterwards) it starts moto's 
 a free loopback port, with S3 storage, so a download answers with a redirect to its
 presigned URL (which the clients do not follow). It builds the database with
 `flask db upgrade` and `flask import-materials`, makes its signed-in accounts with
-`flask load-sessions` (half organizations, half citizens; no sign-in form, so no sign-in
+`bench/load_sessions.py` (half organizations, half citizens; no sign-in form, so no sign-in
 rate limit), warms both workers up (first ZIP of each kit, the S3 client), deletes the
 warm-up's events, then measures, in rounds that alternate (5 by default, so other work on
 the machine weighs on both alike):
@@ -107,7 +107,7 @@ def portal_environment(database_url: str, s3_endpoint: str, workdir: Path) -> di
            if not k.startswith(("PORTAL_", "AWS_", "GUNICORN_"))}
     env.update({
         "PORTAL_ENV": "development",
-        # The same key for `load-sessions` and the server: it signs the session cookies.
+        # The same key for `load_sessions.py` and the server: it signs the session cookies.
         "PORTAL_SECRET_KEY": secrets.token_urlsafe(32),
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_STORAGE": "s3",
@@ -137,10 +137,15 @@ def create_bucket(endpoint: str) -> None:
 
 
 def flask(env: dict, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True)
+    return command(env, "-m", "flask", "--app", "wsgi", *args)
+
+
+def command(env: dict, *args: str) -> str:
+    """What ``python ARGS`` prints, run in the portal's folder with ``env``."""
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
 
 
@@ -369,7 +374,7 @@ def delete_events(url: str) -> None:
 
 def run(database_url: str, s3_endpoint: str, requests: int, clients: int, rounds: int,
         suffix: str, workdir: Path) -> tuple[dict, list[str]]:
-    from portal.cli_load import DEFAULT_USER_AGENT
+    from bench.load_sessions import DEFAULT_USER_AGENT
 
     load_before = os.getloadavg()[0]
     env = portal_environment(database_url, s3_endpoint, workdir)
@@ -377,8 +382,8 @@ def run(database_url: str, s3_endpoint: str, requests: int, clients: int, rounds
     flask(env, "import-materials")
     paths = download_paths()
     roles = sorted(paths)
-    cookies = {role: flask(env, "load-sessions", "--role", role,
-                           "--count", str(-(-clients // len(roles)))).split()
+    cookies = {role: command(env, "bench/load_sessions.py", "--role", role,
+                             "--count", str(-(-clients // len(roles)))).split()
                for role in roles}
     port = free_port()
     log = (workdir / f"gunicorn{suffix}.log").open("wb")

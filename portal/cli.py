@@ -8,11 +8,10 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
-from portal import cli_load
 from portal.auth.services import AccountError, create_staff, find_account
-from portal.catalog.documents import ContentError
 from portal.catalog.importer import import_materials
 from portal.catalog.manifest import ManifestError
+from portal.catalog.material_files import ContentError
 from portal.jobs.cli import worker_command
 from portal.storage import StorageError, get_storage
 
@@ -187,4 +186,3 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(purge_command)
     app.cli.add_command(reset_second_factor_command)
     app.cli.add_command(worker_command)
-    cli_load.init_app(app)

@@ -16,8 +16,8 @@ from portal.catalog.content_checks import (
     problems,
     unknown_phone_numbers,
 )
-from portal.catalog.documents import ContentError, MaterialRenderer
 from portal.catalog.importer import import_materials
+from portal.catalog.material_files import ContentError, MaterialRenderer
 from portal.config import PROJECT_ROOT
 from portal.extensions import db
 from portal.facts import load_facts

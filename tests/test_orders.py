@@ -722,6 +722,6 @@ def test_the_accounts_data_and_its_deletion(client, login, organization, staff):
         assert (order.recipient, order.street, order.city, order.postal_code,
                 order.organization_name) == (None, None, None, None, None)
         assert order.region == "06"  # figures keep the region and type, not the person
-    from portal.orders.figures import printed_total
+    from portal.tracking.printed import printed_total
 
     assert printed_total(campaign()) == 50

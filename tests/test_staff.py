@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Campaign, Kit, Material
-from portal.staff.services import safe_cell
+from portal.tracking.dashboard import safe_cell
 from portal.tracking.events import record_download
 
 STAFF_PAGES = ["/staff/dashboard", "/staff/dashboard/live", "/staff/campaigns",

@@ -24,8 +24,8 @@ from jinja2 import TemplateError
 from sqlalchemy import func, select
 
 from portal.catalog.content_checks import problems
-from portal.catalog.documents import ContentError, MaterialRenderer
 from portal.catalog.manifest import LANGS, load_manifest
+from portal.catalog.material_files import ContentError, MaterialRenderer
 from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.facts import load_facts

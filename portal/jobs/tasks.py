@@ -52,7 +52,7 @@ def prepare_posters(job: BackgroundJob, progress) -> None:
 
 
 def export_events(job: BackgroundJob, progress) -> dict:
-    from portal.staff.services import csv_lines, event_rows
+    from portal.tracking.dashboard import csv_lines, event_rows
 
     campaign = db.session.get(Campaign, job.campaign_id)
     total = db.session.scalar(select(func.count()).select_from(DownloadEvent)

@@ -31,7 +31,7 @@ def about():
 
 def _public_figures() -> dict | None:
     """The current campaign's aggregates, computed at most once a minute per process."""
-    from portal.staff.services import refresh_figures
+    from portal.tracking.dashboard import refresh_figures
     from portal.tracking.stats import public_counter
 
     campaign = current_campaign()

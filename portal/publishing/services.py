@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit import record
-from portal.catalog.documents import RenderedMaterial
 from portal.catalog.manifest import LANGS
+from portal.catalog.material_files import RenderedMaterial
 from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.models import Account, Campaign, DownloadEvent, Kit, Material, MaterialVersion

@@ -17,7 +17,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from portal.catalog.content_checks import missing_help_lines, placeholders, unknown_phone_numbers
-from portal.catalog.documents import RENDERER_VERSION, RenderedMaterial, material_files
+from portal.catalog.material_files import RENDERER_VERSION, RenderedMaterial, material_files
 from portal.facts import facts
 from portal.models import Material
 from portal.pdf.worker import RenderFailed, RenderTimeout, SourceFailed, render_source_in_worker

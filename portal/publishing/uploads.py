@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from PIL import Image
 
 from portal.catalog.content_checks import apparent_language, pdf_text
-from portal.catalog.documents import RenderedMaterial, thumbnail_of
+from portal.catalog.material_files import RenderedMaterial, thumbnail_of
 from portal.images import ImageRejected, open_upload, shrink_to
 from portal.pdf.render import rasterize
 

@@ -15,9 +15,8 @@ from portal.jobs.queue import KINDS, submit
 from portal.jobs.runner import recent_jobs
 from portal.models import BackgroundJob, Campaign
 from portal.staff import bp
-from portal.staff.routes import staff_required
-from portal.staff.services import campaigns
 from portal.storage import get_storage
+from portal.tracking.dashboard import campaigns
 
 
 class JobForm(PortalForm):
@@ -35,23 +34,13 @@ def status_text(job: BackgroundJob) -> str:
              done=number(job.done), total=number(job.total))
 
 
-def _job_or_404(public_id: str) -> BackgroundJob:
-    job = db.session.scalars(select(BackgroundJob)
-                             .where(BackgroundJob.public_id == public_id)).first()
-    if job is None:
-        abort(404)
-    return job
-
-
 @bp.get("/jobs")
-@staff_required
 def jobs():
     return render_template("staff/jobs.html", jobs=recent_jobs(), campaigns=campaigns(),
                            form=JobForm(), status_text=status_text)
 
 
 @bp.post("/jobs")
-@staff_required
 def start_job():
     form = JobForm()
     campaign = db.session.get(Campaign, form.campaign.data) if form.validate() else None
@@ -65,17 +54,15 @@ def start_job():
 
 
 @bp.get("/jobs/<slug:public_id>.json")
-@staff_required
 def job_status(public_id):
-    job = _job_or_404(public_id)
+    job = db.first_or_404(select(BackgroundJob).where(BackgroundJob.public_id == public_id))
     return jsonify(status=job.status, total=job.total, done=job.done, percent=job.percent,
                    failed_items=job.failed_items, error=job.error, text=status_text(job))
 
 
 @bp.get("/jobs/<slug:public_id>/result")
-@staff_required
 def job_result(public_id):
-    job = _job_or_404(public_id)
+    job = db.first_or_404(select(BackgroundJob).where(BackgroundJob.public_id == public_id))
     if job.status != "done" or not job.result_key:
         abort(404)
     key, name = job.result_key, job.result_name

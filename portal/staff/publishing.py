@@ -1,4 +1,4 @@
-"""Staff pages of publishing: the staff home, kits, materials, versions and previews.
+"""Staff pages of publishing: kits, materials, versions and previews.
 
 Views read the form and call ``portal.publishing.services``; previews are images of the
 rendered pages, never a staff-edited source shown as HTML inside a portal page.
@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from portal.catalog.manifest import ManifestError, load_manifest
 from portal.catalog.services import readable_filename
-from portal.clock import naive_utc_now, today_in_montreal
+from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.i18n import datetime_local
-from portal.models import Account, Campaign, Kit, Material, MaterialVersion
+from portal.models import Campaign, Kit, Material, MaterialVersion
 from portal.pdf.render import rasterize
 from portal.publishing import services
 from portal.publishing.forms import (
@@ -37,29 +37,15 @@ from portal.publishing.sources import (
     variable_names,
 )
 from portal.publishing.uploads import UploadRejected, checked_upload, language_problem
-from portal.reference import MATERIAL_FORMATS, ROLE_ORGANIZATION
+from portal.reference import MATERIAL_FORMATS
 from portal.staff import bp
-from portal.staff.routes import staff_required
 from portal.storage import get_storage
 
 PREVIEW_WIDTH = 800
 PREVIEW_PAGES = 6
 
 
-@bp.get("/")
-@staff_required
-def home():
-    now = naive_utc_now()
-    pending = db.session.scalar(select(db.func.count()).select_from(Account).where(
-        Account.role == ROLE_ORGANIZATION, Account.approval == "pending"))
-    return render_template(
-        "staff/home.html", due=services.due_for_review(today_in_montreal()),
-        missing=services.kits_missing_a_language(), upcoming=services.upcoming_publications(now),
-        pending_organizations=pending, today=today_in_montreal())
-
-
 @bp.route("/kits", methods=["GET", "POST"])
-@staff_required
 def kits():
     campaigns = list(db.session.scalars(select(Campaign).order_by(Campaign.year.desc())))
     form = KitForm()
@@ -84,20 +70,6 @@ def kits():
         400 if form.errors else 200
 
 
-def _kit_or_404(kit_id: int) -> Kit:
-    kit = db.session.get(Kit, kit_id)
-    if kit is None:
-        abort(404)
-    return kit
-
-
-def _material_or_404(material_id: int) -> Material:
-    material = db.session.get(Material, material_id)
-    if material is None:
-        abort(404)
-    return material
-
-
 def _version_or_404(material: Material, number: int) -> MaterialVersion:
     version = next((v for v in material.versions if v.number == number), None)
     if version is None:
@@ -106,9 +78,8 @@ def _version_or_404(material: Material, number: int) -> MaterialVersion:
 
 
 @bp.route("/kits/<int:kit_id>", methods=["GET", "POST"])
-@staff_required
 def kit_page(kit_id):
-    kit = _kit_or_404(kit_id)
+    kit = db.get_or_404(Kit, kit_id)
     form = MaterialForm()
     if form.validate_on_submit():
         try:
@@ -144,15 +115,13 @@ def _material_page(material: Material, status: int = 200, **forms):
 
 
 @bp.get("/materials/<int:material_id>")
-@staff_required
 def material_page(material_id):
-    return _material_page(_material_or_404(material_id))
+    return _material_page(db.get_or_404(Material, material_id))
 
 
 @bp.post("/materials/<int:material_id>/upload")
-@staff_required
 def material_upload(material_id):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     form = UploadForm()
     if form.validate_on_submit():
         if material.personalizable:
@@ -201,9 +170,8 @@ def _starting_source(material: Material) -> tuple[str, str]:
 
 
 @bp.route("/materials/<int:material_id>/source", methods=["GET", "POST"])
-@staff_required
 def material_source(material_id):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     form = SourceForm()
     problems: list[str] = []
     if request.method == "GET":
@@ -234,9 +202,8 @@ def material_source(material_id):
 
 
 @bp.get("/materials/<int:material_id>/versions/<int:number>")
-@staff_required
 def version_page(material_id, number):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     version = _version_or_404(material, number)
     pages = min(version.pages or 1, PREVIEW_PAGES)
     return render_template("staff/version.html", material=material, version=version,
@@ -245,10 +212,9 @@ def version_page(material_id, number):
 
 
 @bp.get("/materials/<int:material_id>/versions/<int:number>/pages/<int:page>.png")
-@staff_required
 def version_page_image(material_id, number, page):
     """One rendered page of a version as a PNG (the preview)."""
-    version = _version_or_404(_material_or_404(material_id), number)
+    version = _version_or_404(db.get_or_404(Material, material_id), number)
     if version.storage_key.endswith(".png"):
         if page != 1:
             abort(404)
@@ -260,10 +226,9 @@ def version_page_image(material_id, number, page):
 
 
 @bp.get("/materials/<int:material_id>/versions/<int:number>/file")
-@staff_required
 def version_file(material_id, number):
     """Any version's file, for staff (not counted: staff checking is not distribution)."""
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     version = _version_or_404(material, number)
     name = readable_filename(f"{material.title} v{version.number}", material.language,
                              material.kit.campaign.year, material.format)
@@ -271,9 +236,8 @@ def version_file(material_id, number):
 
 
 @bp.post("/materials/<int:material_id>/versions/<int:number>/current")
-@staff_required
 def version_make_current(material_id, number):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     version = _version_or_404(material, number)
     if ActionForm().validate_on_submit():
         services.make_current(material, version, current_user)
@@ -282,7 +246,7 @@ def version_make_current(material_id, number):
 
 
 def _publication_step(material_id: int, step):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     if not ActionForm().validate_on_submit():
         flash(_("The form expired. Please send it again."), "error")
         return redirect(url_for("staff.material_page", material_id=material.id))
@@ -296,7 +260,6 @@ def _publication_step(material_id: int, step):
 
 
 @bp.post("/materials/<int:material_id>/publish")
-@staff_required
 def material_publish(material_id):
     def step(material):
         services.publish(material, current_user)
@@ -305,7 +268,6 @@ def material_publish(material_id):
 
 
 @bp.post("/materials/<int:material_id>/withdraw")
-@staff_required
 def material_withdraw(material_id):
     def step(material):
         services.withdraw(material, current_user)
@@ -314,9 +276,8 @@ def material_withdraw(material_id):
 
 
 @bp.post("/materials/<int:material_id>/schedule")
-@staff_required
 def material_schedule(material_id):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     form = ScheduleForm()
     if form.validate_on_submit():
         moment = services.montreal_moment(form.day.data, form.at.data)
@@ -335,9 +296,8 @@ def material_schedule(material_id):
 
 
 @bp.post("/materials/<int:material_id>/review")
-@staff_required
 def material_review(material_id):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     form = ReviewForm()
     if form.validate_on_submit():
         try:
@@ -352,9 +312,8 @@ def material_review(material_id):
 
 
 @bp.post("/materials/<int:material_id>/print")
-@staff_required
 def material_print_limits(material_id):
-    material = _material_or_404(material_id)
+    material = db.get_or_404(Material, material_id)
     form = PrintLimitsForm()
     if form.validate_on_submit():
         try:

@@ -53,7 +53,7 @@ class Figures:
     by_account_type: list[dict] = field(default_factory=list)
     by_organization_type: list[dict] = field(default_factory=list)
     previous: dict | None = None
-    # Printed copies shipped (portal/orders/figures.py): counted apart, never added to
+    # Printed copies shipped (portal/tracking/printed.py): counted apart, never added to
     # the download figures.
     printed: dict | None = None
 
@@ -256,7 +256,7 @@ def public_counter(campaign: Campaign) -> dict:
     kits, organizations = db.session.execute(figures).one()
     downloads = db.session.scalar(select(func.coalesce(func.sum(DailyDownloads.downloads), 0))
                                   .where(DailyDownloads.campaign_id == campaign.id))
-    from portal.orders.figures import printed_total
+    from portal.tracking.printed import printed_total
 
     return {"kits_distributed": int(kits), "organizations_reached": int(organizations),
             "downloads": int(downloads), "printed_copies": printed_total(campaign),

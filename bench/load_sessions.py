@@ -1,4 +1,9 @@
-"""`flask load-sessions`: signed-in test accounts for the load test (`bench/load.py`).
+"""Signed-in test accounts for the load test (`bench/load.py`); not part of the portal.
+
+    .venv/bin/python bench/load_sessions.py --count 64 --role organization
+
+Run with the portal's environment (PORTAL_DATABASE_URL, PORTAL_SECRET_KEY, ...): it
+prints one session cookie value per line, for the `session` cookie.
 
 A load test needs many signed-in clients, and signing in through `/account/login` would
 hit the sign-in rate limits (10 a minute per address) and spend an Argon2 verification
@@ -15,20 +20,30 @@ reserved ``.invalid`` domain (RFC 2606): no mail can ever reach anyone.
 from __future__ import annotations
 
 import secrets
+import sys
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import click
-from flask import Flask, current_app, session
+from flask import Flask, session
 from flask_login import login_user
 
-from portal.auth.services import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from portal import create_app  # noqa: E402
+from portal.auth.services import (  # noqa: E402
     AccountError,
     decide_organization,
     register,
     verification_token,
     verify_email,
 )
-from portal.reference import ORGANIZATION_TYPES, REGIONS, ROLE_CITIZEN, ROLE_ORGANIZATION
+from portal.reference import (  # noqa: E402
+    ORGANIZATION_TYPES,
+    REGIONS,
+    ROLE_CITIZEN,
+    ROLE_ORGANIZATION,
+)
 
 # Flask-Login binds a session to the client's address and user agent ("basic" session
 # protection); a client that differs gets its session marked non-fresh and a new cookie
@@ -53,30 +68,14 @@ def session_cookie(app: Flask, account, client_address: str, user_agent: str) ->
     return cookies[name].value
 
 
-@click.command("load-sessions")
-@click.option("--count", type=click.IntRange(1, 10_000), default=64, show_default=True,
-              help="How many accounts to create.")
-@click.option("--role", type=click.Choice([ROLE_ORGANIZATION, ROLE_CITIZEN]),
-              default=ROLE_ORGANIZATION, show_default=True)
-@click.option("--client-address", default=DEFAULT_CLIENT_ADDRESS, show_default=True,
-              help="The address the load clients connect from (bound into the session).")
-@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True,
-              help="The User-Agent the load clients send (bound into the session).")
-@click.option("--allow-production", is_flag=True,
-              help="Run even when PORTAL_ENV=production.")
-def load_sessions_command(count: int, role: str, client_address: str, user_agent: str,
-                          allow_production: bool):
-    """Create COUNT test accounts and print one signed session cookie value per line.
-
-    The cookie goes in the `session` cookie (SESSION_COOKIE_NAME). For load tests only.
-    """
-    app = current_app._get_current_object()
-    if app.config.get("PORTAL_ENV") == "production" and not allow_production:
-        raise click.ClickException(
-            "refusing to mint sessions with PORTAL_ENV=production (--allow-production)")
+def make_sessions(app: Flask, count: int, role: str, client_address: str = DEFAULT_CLIENT_ADDRESS,
+                  user_agent: str = DEFAULT_USER_AGENT) -> list[str]:
+    """Create ``count`` accounts of ``role`` (address confirmed, organizations approved)
+    and return one session cookie value for each. Call inside the app's context."""
     batch = secrets.token_hex(4)
     regions = sorted(REGIONS)
     organization_types = sorted(ORGANIZATION_TYPES)
+    cookies = []
     for number in range(count):
         extra = {"region": regions[number % len(regions)]}
         if role == ROLE_ORGANIZATION:
@@ -97,8 +96,32 @@ def load_sessions_command(count: int, role: str, client_address: str, user_agent
             raise click.ClickException("the test account's address could not be verified")
         if role == ROLE_ORGANIZATION:
             decide_organization(account, approve=True)
-        click.echo(session_cookie(app, account, client_address, user_agent))
+        cookies.append(session_cookie(app, account, client_address, user_agent))
+    return cookies
 
 
-def init_app(app: Flask) -> None:
-    app.cli.add_command(load_sessions_command)
+@click.command()
+@click.option("--count", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="How many accounts to create.")
+@click.option("--role", type=click.Choice([ROLE_ORGANIZATION, ROLE_CITIZEN]),
+              default=ROLE_ORGANIZATION, show_default=True)
+@click.option("--client-address", default=DEFAULT_CLIENT_ADDRESS, show_default=True,
+              help="The address the load clients connect from (bound into the session).")
+@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True,
+              help="The User-Agent the load clients send (bound into the session).")
+@click.option("--allow-production", is_flag=True,
+              help="Run even when PORTAL_ENV=production.")
+def main(count: int, role: str, client_address: str, user_agent: str,
+         allow_production: bool):
+    """Create COUNT test accounts and print one signed session cookie value per line."""
+    app = create_app()
+    if app.config.get("PORTAL_ENV") == "production" and not allow_production:
+        raise click.ClickException(
+            "refusing to mint sessions with PORTAL_ENV=production (--allow-production)")
+    with app.app_context():
+        for cookie in make_sessions(app, count, role, client_address, user_agent):
+            click.echo(cookie)
+
+
+if __name__ == "__main__":
+    main()

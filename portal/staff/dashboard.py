@@ -1,7 +1,5 @@
-"""Staff pages: the dashboard (live), campaigns, exports. Staff only."""
+"""Staff pages: the campaign dashboard (live), campaigns and the figures' exports."""
 from __future__ import annotations
-
-from functools import wraps
 
 from flask import (
     Response,
@@ -14,7 +12,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit import record
@@ -25,7 +22,7 @@ from portal.models import Campaign
 from portal.reference import REGIONS
 from portal.staff import bp
 from portal.staff.forms import CampaignForm, DashboardFilterForm
-from portal.staff.services import (
+from portal.tracking.dashboard import (
     campaigns,
     chosen_campaign,
     csv_lines,
@@ -46,17 +43,7 @@ FILTER_MESSAGES = {
 }
 
 
-def staff_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_staff:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapped
-
-
-def _dashboard_state():
+def dashboard_state():
     """The campaign, the filter form and the filters asked for (or an error message)."""
     raw_campaign = request.args.get("campaign", "")
     campaign_id = int(raw_campaign) if raw_campaign.isdigit() and len(raw_campaign) < 10 else None
@@ -83,10 +70,9 @@ def _dashboard_state():
 
 
 @bp.get("/dashboard")
-@staff_required
 def dashboard():
     refresh_figures()
-    campaign, form, filters, error = _dashboard_state()
+    campaign, form, filters, error = dashboard_state()
     if error:
         flash(FILTER_MESSAGES[error](), "error")
     figures = figures_for(campaign, filters)
@@ -97,21 +83,19 @@ def dashboard():
 
 
 @bp.get("/dashboard/live")
-@staff_required
 def dashboard_live():
     """The live part of the dashboard, fetched every few seconds by dashboard.js."""
     refresh_figures()
-    campaign, form, filters, error = _dashboard_state()
+    campaign, form, filters, error = dashboard_state()
     figures = figures_for(campaign, filters)
     return render_template("staff/_live.html", figures=figures, campaign=campaign,
                            today=today_in_montreal())
 
 
 @bp.get("/exports/figures.csv")
-@staff_required
 def export_figures():
     refresh_figures()
-    campaign, form, filters, error = _dashboard_state()
+    campaign, form, filters, error = dashboard_state()
     if error:
         abort(400)
     figures = figures_for(campaign, filters)
@@ -126,9 +110,8 @@ def export_figures():
 
 
 @bp.get("/exports/events.csv")
-@staff_required
 def export_events():
-    campaign, form, filters, error = _dashboard_state()
+    campaign, form, filters, error = dashboard_state()
     record("events_exported", f"campaign:{campaign.year}")
     db.session.refresh(campaign)  # read again after the audit entry's commit
     name = f"download-events-{campaign.year}.csv"
@@ -156,7 +139,6 @@ def _store_campaign(form, campaign: Campaign, message: str):
 
 
 @bp.route("/campaigns", methods=["GET", "POST"])
-@staff_required
 def campaign_list():
     form = CampaignForm()
     if form.validate_on_submit():
@@ -168,7 +150,6 @@ def campaign_list():
 
 
 @bp.route("/campaigns/<int:campaign_id>", methods=["GET", "POST"])
-@staff_required
 def campaign_edit(campaign_id):
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:

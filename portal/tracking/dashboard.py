@@ -1,4 +1,7 @@
-"""Staff logic, callable without a request: dashboard parameters, exports."""
+"""What the staff dashboard reads, callable without a request: the campaigns and their
+targets, figures brought up to date, and the rows of its CSV exports. The figures
+themselves are counted in ``tracking.stats`` (downloads) and ``tracking.printed``
+(printed copies)."""
 from __future__ import annotations
 
 import csv
@@ -63,7 +66,7 @@ def refresh_figures(max_age_seconds: int = 3) -> None:
 
 
 def figures_for(campaign: Campaign, filters: Filters) -> Figures:
-    from portal.orders.figures import printed_copies
+    from portal.tracking.printed import printed_copies
 
     figures = campaign_figures(campaign, filters)
     figures.printed = printed_copies(campaign, filters)  # counted apart from downloads
