@@ -237,15 +237,9 @@ def test_an_answer_that_cannot_be_prepared_records_nothing(portal, monkeypatch):
 def test_an_event_that_cannot_be_recorded_sends_no_file(portal, monkeypatch):
     """The database refuses the event: a 503, no file and no redirect; the next download
     goes out and counts, on a connection the pool still trusts."""
-    class RefusedInsert:  # what ``insert(DownloadEvent)...`` becomes: a statement that fails
-        def values(self, *args):
-            return self
-
-        def returning(self, *args):
-            return text("INSERT INTO no_such_table (id) VALUES (1) RETURNING id")
-
     client = account_client(portal, ROLE_CITIZEN)
-    monkeypatch.setattr(events, "insert", lambda table: RefusedInsert())
+    monkeypatch.setattr(events, "_insert_statement",
+                        lambda: text("INSERT INTO no_such_table (id) VALUES (1) RETURNING id"))
     answer = client.get(CITIZENS_SHEET, headers={"User-Agent": AGENT})
     monkeypatch.undo()
     assert answer.status_code == 503 and "Location" not in answer.headers
