@@ -11,7 +11,6 @@ from portal.catalog.services import (
     CatalogFilters,
     NotFound,
     current_campaign,
-    download_filename,
     download_refusal,
     filter_materials,
     get_kit,
@@ -97,10 +96,9 @@ def download_material(kit_slug, material_slug, language):
     refusal = _require_download_right(material.kit)
     if refusal is not None:
         return refusal
-    version = material.current_version
-    response = get_storage().send(version.storage_key, download_filename(material.kit, material),
+    response = get_storage().send(material.version.storage_key, material.filename,
                                   MATERIAL_FORMATS[material.format])
-    return _recorded(response, material.kit, material_version=version)
+    return _recorded(response, material.kit, material_version=material.version)
 
 
 @bp.get(f"/kits/{SLUG}/download.zip")
