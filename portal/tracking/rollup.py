@@ -1,14 +1,17 @@
 """Rollups: turn download events into the campaign's figures, by the counting rules.
 
 The rules (README, "Counting what goes out"), applied event by event in id order:
-- an event outside its campaign's Montréal days is not part of the campaign's figures;
+- an event counts toward its kit's campaign when it falls on a Montréal day of the
+  campaign's season (``opens_on`` to ``closes_on``: the weeks before the national week,
+  the week, the weeks after); outside every season it belongs to no campaign;
 - a robot's event is recorded and counted apart (``robots``), never as a download;
 - a fetch counts only if the same account had no counted fetch of the same item in the
   30 seconds before it (double clicks); a kit ZIP is one item, the kit;
 - a unique download is one per account, item and clock hour;
 - an (account, kit) pair is a kit distributed, and an organization account an organization
   reached, on the day of its first counted download in the campaign (first-seen tables),
-  so daily figures add up exactly to the campaign's.
+  so daily figures add up exactly to the campaign's, and the parts of the season (before
+  the week, the week, after it) add up to the season.
 
 The rollup catches up from a watermark (the last event id it processed) and stops at the
 first event younger than ``SAFETY_LAG``, so a download still committing is never skipped. The
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 
 from portal.clock import MONTREAL, naive_utc_now
 from portal.extensions import db
@@ -103,7 +106,7 @@ class _Batch:
     def add(self, event: DownloadEvent) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         day = montreal_day(event.occurred_at)
-        if campaign is None or not campaign.starts_on <= day <= campaign.ends_on:
+        if campaign is None or not campaign.in_season(day):
             return
         material_id = 0 if event.is_zip else self.material_of_version.get(
             event.material_version_id, 0)
@@ -287,8 +290,7 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
         seen: set[tuple] = set()
         for scan, campaign_id in ready:
             campaign = campaigns.get(campaign_id)
-            if campaign is None or scan.is_robot or not (
-                    campaign.starts_on <= scan.day <= campaign.ends_on):
+            if campaign is None or scan.is_robot or not campaign.in_season(scan.day):
                 continue
             counters = figures[(campaign.id, scan.day)]
             counters["scans"] += 1
@@ -306,6 +308,24 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
         processed += len(ready)
         if len(ready) < len(rows) or len(rows) < batch_size:
             return processed
+
+
+ROLLUP_MODELS = (DailyDownloads, DailyFirsts, FirstKit, FirstOrganization, FetchState,
+                 DailyScans, RollupState)
+
+
+def rebuild() -> int:
+    """Count everything again from the events and scans (which are never changed): the
+    rollup tables and their watermarks are emptied in one transaction, then caught up.
+
+    For a season staff moved, or rules that changed. Until it is done the figures grow
+    from zero; a rollup running meanwhile finds its watermark gone and gives way
+    (compare-and-set), so nothing is counted twice.
+    """
+    for model in ROLLUP_MODELS:
+        db.session.execute(delete(model))
+    db.session.commit()
+    return catch_up()
 
 
 def catch_up(max_batches: int | None = None) -> int:

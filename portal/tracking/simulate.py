@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from portal.clock import MONTREAL
 from portal.extensions import db
 from portal.models import Campaign, DownloadEvent, Kit
-from portal.reference import AUDIENCE_ROLES, ORGANIZATION_TYPES, REGIONS
+from portal.reference import ORGANIZATION_TYPES, REGIONS, audience_kinds, roles_in
 
 # Rough weights: where people live, and when they download.
 REGION_WEIGHTS = {"06": 24, "16": 17, "03": 9, "15": 8, "14": 6, "12": 5, "13": 5, "05": 4,
@@ -43,7 +43,7 @@ def simulate_week(campaign: Campaign, events: int, seed: int | None = None,
     rows = []
     while len(rows) < events:
         actor = rng.choice(actors)
-        allowed = [k for k in kits if actor["account_type"] in AUDIENCE_ROLES[k.audience]]
+        allowed = [k for k in kits if actor["account_type"] in roles_in(audience_kinds(k.audience))]
         kit = rng.choice(allowed or kits)
         day = rng.choices(days, day_weights)[0]
         hour = rng.choices(range(24), HOUR_WEIGHTS)[0]

@@ -1,7 +1,10 @@
 """The campaign's figures, read from the rollup tables (never from raw events).
 
 ``campaign_figures`` computes everything the dashboard shows for a campaign and filters;
-``public_counter`` the aggregates anyone may see.
+``public_counter`` the aggregates anyone may see. A campaign's figures are its season's
+(``opens_on`` to ``closes_on``), each split into the part before the national week, the
+week and the part after it: a kit distributed or an organization reached belongs to the
+day it was first seen, so the three parts add up to the season.
 """
 from __future__ import annotations
 
@@ -30,11 +33,11 @@ class Filters:
 
     @classmethod
     def for_campaign(cls, campaign: Campaign, start=None, end=None, region=None, kit_id=None):
-        start = start or campaign.starts_on
-        end = end or campaign.ends_on
+        start = start or campaign.opens_on
+        end = end or campaign.closes_on
         if start > end:
             raise FilterError("start_after_end")
-        if start < campaign.starts_on or end > campaign.ends_on:
+        if start < campaign.opens_on or end > campaign.closes_on:
             raise FilterError("outside_campaign")
         if region is not None and region not in REGIONS and region != "none":
             raise FilterError("unknown_region")
@@ -52,6 +55,8 @@ class Figures:
     by_region: list[dict] = field(default_factory=list)
     by_account_type: list[dict] = field(default_factory=list)
     by_organization_type: list[dict] = field(default_factory=list)
+    # The figures before the week, in the week and after it (within the filters' days).
+    parts: dict = field(default_factory=dict)
     previous: dict | None = None
     # Printed copies shipped (portal/orders/figures.py): counted apart, never added to
     # the download figures.
@@ -72,24 +77,6 @@ def _firsts_conditions(campaign, filters):
     """Kits distributed come from kit rows; organizations reached from organization rows,
     or, under a kit filter, from that kit's organization rows (first download of the kit)."""
     return _where(DailyFirsts, campaign, filters, kit_column=False)
-
-
-def _sum_firsts(campaign, filters, group_by=()):
-    conditions = _firsts_conditions(campaign, filters)
-    kit_rows = [DailyFirsts.kit_id != 0]
-    if filters.kit_id is not None:
-        kit_rows.append(DailyFirsts.kit_id == filters.kit_id)
-        orgs = func.sum(DailyFirsts.kits_distributed).filter(
-            DailyFirsts.account_type == "organization")
-    else:
-        orgs = func.sum(DailyFirsts.organizations_reached)
-    kits = func.sum(DailyFirsts.kits_distributed)
-    query = select(*group_by, func.coalesce(kits, 0), func.coalesce(orgs, 0)).where(*conditions)
-    if filters.kit_id is not None:
-        query = query.where(*kit_rows)
-    if group_by:
-        query = query.group_by(*group_by)
-    return query
 
 
 def _raw_rows(query) -> list[tuple]:
@@ -125,8 +112,9 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
         d.personalized, d.is_zip, d.downloads, d.unique_downloads, d.robots, d.double_clicks,
     ).where(*_where(d, campaign, filters)))
     totals = defaultdict(int)
-    per_day = {day: {"day": day, "downloads": 0, "kits_distributed": 0,
-                     "organizations_reached": 0} for day in _days(filters.start, filters.end)}
+    per_day = {day: {"day": day, "part": campaign.part_of_season(day), "downloads": 0,
+                     "unique_downloads": 0, "kits_distributed": 0, "organizations_reached": 0}
+               for day in _days(filters.start, filters.end)}
     by_kit, by_material = defaultdict(int), defaultdict(int)
     by_region = {code: defaultdict(int) for code in [*REGIONS, ""]}
     by_type = {t: defaultdict(int) for t in ("organization", "citizen", "staff")}
@@ -142,6 +130,7 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
         if is_zip:
             totals["zip_downloads"] += downloads
         per_day[day]["downloads"] += downloads
+        per_day[day]["unique_downloads"] += unique
         by_kit[kit_id] += downloads
         if material_id:
             by_material[material_id] += downloads
@@ -190,6 +179,7 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
     figures.totals["qr_scans"], figures.totals["qr_unique_scans"] = int(scans[0]), int(scans[1])
     figures.totals["documents_made"] = _documents_made(campaign, filters)
     figures.days = list(per_day.values())
+    figures.parts = _parts(figures.days)
 
     kits = {k.id: k for k in db.session.scalars(select(Kit).where(
         Kit.campaign_id == campaign.id))}
@@ -216,6 +206,19 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
     return figures
 
 
+PARTS = ("before", "week", "after")
+PART_FIGURES = ("downloads", "unique_downloads", "kits_distributed", "organizations_reached")
+
+
+def _parts(days: list[dict]) -> dict[str, dict[str, int]]:
+    """The days' figures summed by part of the season: before the week, the week, after."""
+    parts = {part: dict.fromkeys(PART_FIGURES, 0) for part in PARTS}
+    for day in days:
+        for name in PART_FIGURES:
+            parts[day["part"]][name] += day[name]
+    return parts
+
+
 def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
@@ -233,32 +236,57 @@ def _documents_made(campaign: Campaign, filters: Filters) -> int:
 
 
 def _previous_week(campaign: Campaign, filters: Filters) -> dict | None:
-    """The same days of the previous campaign, for comparison."""
+    """The same days of the previous campaign, for comparison: days counted from each
+    week's first day (the day before a week compares with the day before the other),
+    within the previous season."""
     previous = db.session.scalars(select(Campaign).where(
         Campaign.year == campaign.year - 1)).first()
     if previous is None:
         return None
-    offset_start = (filters.start - campaign.starts_on).days
-    offset_end = (filters.end - campaign.starts_on).days
-    start = previous.starts_on + timedelta(days=offset_start)
-    end = min(previous.starts_on + timedelta(days=offset_end), previous.ends_on)
+    start = max(previous.starts_on + (filters.start - campaign.starts_on), previous.opens_on)
+    end = min(previous.starts_on + (filters.end - campaign.starts_on), previous.closes_on)
     if start > end:
         return None
     figures = campaign_figures(previous, Filters(start, end, filters.region, None),
                                with_previous=False)
-    return {"campaign": previous, "totals": figures.totals, "days": figures.days}
+    # Downloads by the day's place relative to its week's first day, to set beside each day.
+    by_offset = {(day["day"] - previous.starts_on).days: day["downloads"]
+                 for day in figures.days}
+    return {"campaign": previous, "totals": figures.totals, "days": figures.days,
+            "downloads_by_offset": by_offset}
 
 
 def public_counter(campaign: Campaign) -> dict:
-    """Aggregates only: nothing about any account, region or kit. Printed copies shipped
-    are their own figure, never part of the kits distributed."""
-    figures = _sum_firsts(campaign, Filters(campaign.starts_on, campaign.ends_on))
-    kits, organizations = db.session.execute(figures).one()
-    downloads = db.session.scalar(select(func.coalesce(func.sum(DailyDownloads.downloads), 0))
-                                  .where(DailyDownloads.campaign_id == campaign.id))
-    from portal.orders.figures import printed_total
+    """Aggregates only: nothing about any account, region or kit. The season's figures,
+    and ``week`` the same four for the national week (a pair or an organization in the
+    part of the season it was first seen, so before + week + after = season). Printed
+    copies shipped are their own figure, never part of the kits distributed.
 
-    return {"kits_distributed": int(kits), "organizations_reached": int(organizations),
-            "downloads": int(downloads), "printed_copies": printed_total(campaign),
+    Read from the rollups, a few hundred rows grouped by day: cheap enough to answer every
+    request without a cache, so every worker answers the same figures.
+    """
+    from portal.orders.figures import printed_by_part
+
+    season = dict.fromkeys(("kits_distributed", "organizations_reached", "downloads"), 0)
+    week = dict(season)
+    f = DailyFirsts
+    for day, kits, organizations in db.session.execute(
+            select(f.day, func.sum(f.kits_distributed), func.sum(f.organizations_reached))
+            .where(f.campaign_id == campaign.id).group_by(f.day)):
+        for figures in (season, week) if campaign.part_of_season(day) == "week" else (season,):
+            figures["kits_distributed"] += int(kits or 0)
+            figures["organizations_reached"] += int(organizations or 0)
+    d = DailyDownloads
+    for day, downloads in db.session.execute(
+            select(d.day, func.sum(d.downloads)).where(d.campaign_id == campaign.id)
+            .group_by(d.day)):
+        for figures in (season, week) if campaign.part_of_season(day) == "week" else (season,):
+            figures["downloads"] += int(downloads or 0)
+    printed = printed_by_part(campaign)
+    season["printed_copies"] = sum(printed.values())
+    week["printed_copies"] = printed["week"]
+    return {**season, "week": week,
             "campaign": {"year": campaign.year, "start": campaign.starts_on.isoformat(),
-                         "end": campaign.ends_on.isoformat()}}
+                         "end": campaign.ends_on.isoformat(),
+                         "opens": campaign.opens_on.isoformat(),
+                         "closes": campaign.closes_on.isoformat()}}
