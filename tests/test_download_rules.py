@@ -27,12 +27,22 @@ from portal.clock import naive_utc_now
 from portal.database import DirectStatement
 from portal.extensions import db
 from portal.models import Account, DownloadEvent, Kit, MaterialVersion
-from portal.reference import AUDIENCE_ROLES, ROLE_CITIZEN, ROLE_ORGANIZATION, ROLE_STAFF
+from portal.reference import (
+    ACCOUNT_KINDS,
+    ROLE_CITIZEN,
+    ROLE_ORGANIZATION,
+    ROLE_STAFF,
+    audience_text,
+)
 from portal.storage import get_storage
 from portal.tracking import events
 from tests.conftest import TEST_DATABASE_URL, settings_for_tests
 
-AUDIENCES = (*sorted(AUDIENCE_ROLES), "unknown")
+# Every set of account kinds (the empty one too), a kind unknown, and look-alikes that a
+# LIKE wildcard would take for a kind ("_" matches any character unless escaped).
+AUDIENCES = (*(audience_text(kinds) for size in range(len(ACCOUNT_KINDS) + 1)
+               for kinds in itertools.combinations(ACCOUNT_KINDS, size)),
+             "unknown", "approvedXorganization", "citizens organizations")
 ROLES = (ROLE_CITIZEN, ROLE_ORGANIZATION, ROLE_STAFF)
 APPROVALS = (None, "pending", "approved", "rejected")
 
@@ -77,7 +87,7 @@ def test_the_sql_download_rules_give_the_python_answer_in_every_case(app):
                 # WHERE, but as the opposite of what it means in any negation of it.
                 assert getattr(row, label) is in_python, (account.role, audience)
                 checked += 1
-        assert checked == 48 * 5
+        assert checked == 48 * len(AUDIENCES) == 48 * 11
         # Both answers occur: the table is not trivially all-refused.
         assert 0 < sum(bool(getattr(row, label)) for row in rows for label in labels) < checked
 

@@ -47,7 +47,7 @@ def next_campaign(app):
 
 def _new_kit(staff_client, campaign, slug="trousse-ecoles"):
     response = staff_client.post("/staff/kits?lang=en", data={
-        "campaign": campaign.id, "slug": slug, "audience": "everyone",
+        "campaign": campaign.id, "slug": slug, "audience": ["citizen", "organization"],
         "title_fr": "Trousse des écoles", "title_en": "Schools' kit",
         "description_fr": "Pour les écoles.", "description_en": "For schools."})
     assert response.status_code == 302, page_text(response)[:2000]
