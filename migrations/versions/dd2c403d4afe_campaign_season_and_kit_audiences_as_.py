@@ -9,7 +9,8 @@ year, widened if its week falls outside them). A kit's audience becomes the acco
 that may download it, space-separated; the old names map to the kinds they allowed,
 except that a citizens' kit now also opens to organizations (schools and organizations
 are the first to hand its sheet out, issue 18). The rollups, made under the week's rule,
-are emptied with their watermarks: the next rollup (``flask rollup``, or any dashboard)
+are emptied with their watermarks, and a summary rollup (a day's figures by one breakdown
+at a time, what the whole-season dashboard reads) is added: the next rollup (``flask rollup``, or any dashboard)
 counts every event again under the season's rule. Events are never changed.
 """
 from datetime import date
@@ -42,6 +43,7 @@ OLD_NAMES = {
 }
 ROLLUP_TABLES = ("daily_downloads", "daily_firsts", "first_kit", "first_organization",
                  "fetch_state", "daily_scans", "rollup_state")
+# The summary rollup (daily_summary) is new: the next rollup fills it with the others.
 
 
 def _reset_rollups():
@@ -85,12 +87,31 @@ def upgrade():
     for old, new in AUDIENCES.items():
         connection.execute(kit.update().where(kit.c.audience == old).values(audience=new))
 
+    op.create_table('daily_summary',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('breakdown', sa.String(length=20), nullable=False),
+    sa.Column('key', sa.String(length=20), nullable=False),
+    sa.Column('downloads', sa.Integer(), nullable=False),
+    sa.Column('unique_downloads', sa.Integer(), nullable=False),
+    sa.Column('robots', sa.Integer(), nullable=False),
+    sa.Column('double_clicks', sa.Integer(), nullable=False),
+    sa.Column('personalized_downloads', sa.Integer(), nullable=False),
+    sa.Column('zip_downloads', sa.Integer(), nullable=False),
+    sa.Column('kits_distributed', sa.Integer(), nullable=False),
+    sa.Column('organizations_reached', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_daily_summary_campaign_id_campaign')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_summary')),
+    sa.UniqueConstraint('campaign_id', 'day', 'breakdown', 'key', name='uq_daily_summary_dims')
+    )
     _reset_rollups()
     _foreign_keys(True)
 
 
 def downgrade():
     _foreign_keys(False)
+    op.drop_table('daily_summary')
     connection = op.get_bind()
     kit = sa.table('kit', sa.column('audience', sa.String))
     for new, old in OLD_NAMES.items():

@@ -101,7 +101,7 @@ def may_download(account: Account | None, kit: Kit) -> bool:
 
 
 def current_campaign() -> Campaign | None:
-    """The campaign that is running or comes next; else the most recent one.
+    """The campaign whose season is running or comes next; else the most recent one.
 
     Only campaigns with something published count: a campaign staff are preparing, whose
     materials are scheduled for its first day, does not empty the catalog before then.
@@ -111,9 +111,9 @@ def current_campaign() -> Campaign | None:
                .where(Kit.campaign_id == Campaign.id, Material.public_clause(naive_utc_now()))
                .exists())
     for query in (
-        select(Campaign).where(Campaign.ends_on >= today, offered).order_by(Campaign.starts_on),
+        select(Campaign).where(Campaign.closes_on >= today, offered).order_by(Campaign.starts_on),
         select(Campaign).where(offered).order_by(Campaign.starts_on.desc()),
-        select(Campaign).where(Campaign.ends_on >= today).order_by(Campaign.starts_on),
+        select(Campaign).where(Campaign.closes_on >= today).order_by(Campaign.starts_on),
         select(Campaign).order_by(Campaign.starts_on.desc()),
     ):
         campaign = db.session.scalars(query.limit(1)).first()

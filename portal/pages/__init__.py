@@ -53,15 +53,17 @@ def shown_campaign(today) -> tuple[object, str] | tuple[None, None]:
 
 
 def _public_figures() -> dict | None:
-    """The aggregates the counter shows, read now from the rollups (caught up first if
-    they are more than a few seconds old: ``flask rollup`` is seen at once)."""
+    """The aggregates the counter shows, read now from the rollups: what ``flask rollup``
+    (or the rollup service) counted is seen at once, by every worker. Without a rollup
+    service, a request catches the rollups up when they are more than half a minute old
+    (public traffic shares that work instead of each request waiting on it)."""
     from portal.staff.services import refresh_figures
     from portal.tracking.stats import public_counter
 
     campaign, phase = shown_campaign(today_in_montreal())
     if campaign is None:
         return None
-    refresh_figures()
+    refresh_figures(max_age_seconds=30)
     data = public_counter(campaign)
     data["campaign"]["phase"] = phase
     data["computed_at"] = now().isoformat(timespec="seconds")

@@ -116,6 +116,9 @@ def figure_rows(figures: Figures, language: str):
     yield ("section", "figure", "dimension", "value")
     for key, value in figures.totals.items():
         yield ("totals", key, "", value)
+    for part, values in figures.parts.items():  # before the week, the week, after it
+        for key, value in values.items():
+            yield ("part", key, part, value)
     for day in figures.days:
         for key in ("downloads", "kits_distributed", "organizations_reached"):
             yield ("day", key, day["day"].isoformat(), day[key])

@@ -32,6 +32,7 @@ from portal.models.stats import (
     DailyDownloads,
     DailyFirsts,
     DailyScans,
+    DailySummary,
     FetchState,
     FirstKit,
     FirstOrganization,
@@ -78,6 +79,8 @@ class _Batch:
         self.material_of_version = material_of_version
         self.downloads = defaultdict(lambda: defaultdict(int))
         self.firsts = defaultdict(lambda: defaultdict(int))
+        # (campaign, day, breakdown, key) -> counters: DailySummary's rows
+        self.summary = defaultdict(lambda: defaultdict(int))
         # (actor, item) -> [last counted at, last unique hour, is new, changed]
         self.fetch_states: dict[tuple[str, str], list] = {}
         self.new_first_kits: list[dict] = []
@@ -114,26 +117,47 @@ class _Batch:
                 event.account_type, event.organization_type or "", event.personalized,
                 event.is_zip)
         figures = self.downloads[dims]
+        total = self.summary[(campaign.id, day, "total", "")]
         if event.is_robot:
             figures["robots"] += 1
+            total["robots"] += 1
             return
         key = (event.actor_id, item_key(event))
         state = self.fetch_states.get(key)
         if state is not None and event.occurred_at - state[0] <= DOUBLE_CLICK:
             figures["double_clicks"] += 1
+            total["double_clicks"] += 1
             return
         figures["downloads"] += 1
+        self._summarize_download(campaign.id, day, event, material_id)
         hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
         if state is None:
             self.fetch_states[key] = [event.occurred_at, hour, True, True]
             figures["unique_downloads"] += 1
+            total["unique_downloads"] += 1
         else:
             if state[1] != hour:
                 figures["unique_downloads"] += 1
+                total["unique_downloads"] += 1
                 state[1] = hour
             state[0] = event.occurred_at
             state[3] = True
         self._first_seen(campaign, day, event)
+
+    def _summarize_download(self, campaign_id, day, event, material_id) -> None:
+        """A counted download in DailySummary: the day's total and each breakdown."""
+        total = self.summary[(campaign_id, day, "total", "")]
+        total["downloads"] += 1
+        total["personalized_downloads"] += event.personalized
+        total["zip_downloads"] += event.is_zip
+        breakdowns = [("kit", str(event.kit_id)), ("region", event.region or ""),
+                      ("account_type", event.account_type)]
+        if material_id:
+            breakdowns.append(("material", str(material_id)))
+        if event.account_type == "organization":
+            breakdowns.append(("organization_type", event.organization_type or ""))
+        for breakdown, key in breakdowns:
+            self.summary[(campaign_id, day, breakdown, key)]["downloads"] += 1
 
     def _first_seen(self, campaign, day, event) -> None:
         region, org_type = event.region or "", event.organization_type or ""
@@ -146,6 +170,9 @@ class _Batch:
                 "organization_type": org_type})
             self.firsts[(campaign.id, day, event.kit_id, region, event.account_type,
                          org_type)]["kits_distributed"] += 1
+            for breakdown, key in (("total", ""), ("region", region),
+                                   ("account_type", event.account_type)):
+                self.summary[(campaign.id, day, breakdown, key)]["kits_distributed"] += 1
         if event.account_type == "organization" and (campaign.id, event.actor_id) \
                 not in self.known_orgs:
             self.known_orgs.add((campaign.id, event.actor_id))
@@ -154,6 +181,9 @@ class _Batch:
                 "region": region, "organization_type": org_type})
             self.firsts[(campaign.id, day, 0, region, "organization",
                          org_type)]["organizations_reached"] += 1
+            for breakdown, key in (("total", ""), ("region", region),
+                                   ("organization_type", org_type)):
+                self.summary[(campaign.id, day, breakdown, key)]["organizations_reached"] += 1
 
     def write(self) -> None:
         new_states, changed_states = [], []
@@ -183,6 +213,7 @@ class _Batch:
                self.downloads)
         _merge(DailyFirsts, ("campaign_id", "day", "kit_id", "region", "account_type",
                              "organization_type"), self.firsts)
+        _merge(DailySummary, ("campaign_id", "day", "breakdown", "key"), self.summary)
 
 
 def _chunks(items: list, size: int):
@@ -310,8 +341,8 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
             return processed
 
 
-ROLLUP_MODELS = (DailyDownloads, DailyFirsts, FirstKit, FirstOrganization, FetchState,
-                 DailyScans, RollupState)
+ROLLUP_MODELS = (DailyDownloads, DailyFirsts, DailySummary, FirstKit, FirstOrganization,
+                 FetchState, DailyScans, RollupState)
 
 
 def rebuild() -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Campaign, Kit, Material, PersonalizedDocument
-from portal.models.stats import DailyDownloads, DailyFirsts, DailyScans
+from portal.models.stats import DailyDownloads, DailyFirsts, DailyScans, DailySummary
 from portal.reference import ORGANIZATION_TYPES, REGIONS
 
 
@@ -98,27 +98,68 @@ def _raw_rows(query) -> list[tuple]:
     return rows
 
 
-def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool = True) -> Figures:
-    """Everything the dashboard shows, from two reads of the rollup tables.
+class _Sums:
+    """What the dashboard adds up, whichever rollup rows it reads."""
 
-    The rollup rows of the campaign and filters (a few thousand at most, whatever the
-    traffic) are read once each and summed in one pass: fewer round trips than one
-    aggregate query per breakdown, on SQLite and PostgreSQL alike.
-    """
-    figures = Figures(campaign=campaign, filters=filters)
+    def __init__(self, campaign: Campaign, filters: Filters):
+        self.totals = defaultdict(int)
+        self.per_day = {day: {"day": day, "part": campaign.part_of_season(day), "downloads": 0,
+                              "unique_downloads": 0, "kits_distributed": 0,
+                              "organizations_reached": 0}
+                        for day in _days(filters.start, filters.end)}
+        self.by_kit, self.by_material = defaultdict(int), defaultdict(int)
+        self.by_region = {code: defaultdict(int) for code in [*REGIONS, ""]}
+        self.by_type = {t: defaultdict(int) for t in ("organization", "citizen", "staff")}
+        self.by_org_type = {t: defaultdict(int) for t in ORGANIZATION_TYPES}
+
+
+def _sum_summary(campaign: Campaign, filters: Filters, sums: _Sums) -> None:
+    """The whole campaign (no region or kit filter): DailySummary's rows, some fifty a day,
+    each a day's total or one breakdown's share of it."""
+    s = DailySummary
+    rows = _raw_rows(select(
+        s.day, s.breakdown, s.key, s.downloads, s.unique_downloads, s.robots, s.double_clicks,
+        s.personalized_downloads, s.zip_downloads, s.kits_distributed, s.organizations_reached,
+    ).where(s.campaign_id == campaign.id, s.day >= filters.start, s.day <= filters.end))
+    for (day, breakdown, key, downloads, unique, robots, doubles, personalized, zips, kits,
+         orgs) in rows:
+        if breakdown == "total":
+            for name, value in (("downloads", downloads), ("unique_downloads", unique),
+                                ("robots_excluded", robots), ("double_clicks_excluded", doubles),
+                                ("personalized_downloads", personalized),
+                                ("zip_downloads", zips), ("kits_distributed", kits),
+                                ("organizations_reached", orgs)):
+                sums.totals[name] += value
+            for name, value in (("downloads", downloads), ("unique_downloads", unique),
+                                ("kits_distributed", kits), ("organizations_reached", orgs)):
+                sums.per_day[day][name] += value
+        elif breakdown == "kit":
+            sums.by_kit[int(key)] += downloads
+        elif breakdown == "material":
+            sums.by_material[int(key)] += downloads
+        elif breakdown == "region" and key in sums.by_region:
+            sums.by_region[key]["downloads"] += downloads
+            sums.by_region[key]["kits_distributed"] += kits
+            sums.by_region[key]["organizations_reached"] += orgs
+        elif breakdown == "account_type" and key in sums.by_type:
+            sums.by_type[key]["downloads"] += downloads
+            sums.by_type[key]["kits_distributed"] += kits
+        elif breakdown == "organization_type" and key in sums.by_org_type:
+            sums.by_org_type[key]["downloads"] += downloads
+            sums.by_org_type[key]["organizations_reached"] += orgs
+
+
+def _sum_detail(campaign: Campaign, filters: Filters, sums: _Sums) -> None:
+    """A region or a kit chosen: DailyDownloads' and DailyFirsts' rows, which cross every
+    dimension, read once each (the filters keep them few) and summed in one pass."""
+    totals, per_day = sums.totals, sums.per_day
+    by_kit, by_material, by_region = sums.by_kit, sums.by_material, sums.by_region
+    by_type, by_org_type = sums.by_type, sums.by_org_type
     d = DailyDownloads
     rows = _raw_rows(select(
         d.day, d.kit_id, d.material_id, d.region, d.account_type, d.organization_type,
         d.personalized, d.is_zip, d.downloads, d.unique_downloads, d.robots, d.double_clicks,
     ).where(*_where(d, campaign, filters)))
-    totals = defaultdict(int)
-    per_day = {day: {"day": day, "part": campaign.part_of_season(day), "downloads": 0,
-                     "unique_downloads": 0, "kits_distributed": 0, "organizations_reached": 0}
-               for day in _days(filters.start, filters.end)}
-    by_kit, by_material = defaultdict(int), defaultdict(int)
-    by_region = {code: defaultdict(int) for code in [*REGIONS, ""]}
-    by_type = {t: defaultdict(int) for t in ("organization", "citizen", "staff")}
-    by_org_type = {t: defaultdict(int) for t in ORGANIZATION_TYPES}
     for (day, kit_id, material_id, region, account_type, org_type, personalized, is_zip,
          downloads, unique, robots, doubles) in rows:
         totals["downloads"] += downloads
@@ -165,6 +206,24 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
         if org_type in by_org_type:
             by_org_type[org_type]["organizations_reached"] += orgs
 
+
+def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool = True,
+                     from_detail: bool = False) -> Figures:
+    """Everything the dashboard shows, from the rollup tables.
+
+    Without a region or kit filter, from DailySummary (a few thousand rows for a whole
+    season, whatever the traffic); with one, from the tables that cross every dimension.
+    ``from_detail`` makes the whole view from those too: the tests hold both to one answer.
+    """
+    figures = Figures(campaign=campaign, filters=filters)
+    sums = _Sums(campaign, filters)
+    if filters.region is None and filters.kit_id is None and not from_detail:
+        _sum_summary(campaign, filters, sums)
+    else:
+        _sum_detail(campaign, filters, sums)
+    totals, per_day = sums.totals, sums.per_day
+    by_kit, by_material, by_region = sums.by_kit, sums.by_material, sums.by_region
+    by_type, by_org_type = sums.by_type, sums.by_org_type
     figures.totals = {name: int(totals[name]) for name in (
         "downloads", "unique_downloads", "personalized_downloads", "zip_downloads",
         "robots_excluded", "double_clicks_excluded", "kits_distributed",
@@ -183,9 +242,13 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
 
     kits = {k.id: k for k in db.session.scalars(select(Kit).where(
         Kit.campaign_id == campaign.id))}
+    # Kits and materials with counted downloads (rows of robots or double clicks only
+    # would list them with none).
     figures.top_kits = [{"kit": kits.get(kit_id), "kit_id": kit_id, "downloads": count}
-                        for kit_id, count in sorted(by_kit.items(), key=lambda kv: -kv[1])]
-    top = sorted(by_material.items(), key=lambda kv: -kv[1])[:10]
+                        for kit_id, count in sorted(by_kit.items(), key=lambda kv: (-kv[1], kv[0]))
+                        if count]
+    top = [item for item in sorted(by_material.items(), key=lambda kv: (-kv[1], kv[0]))
+           if item[1]][:10]
     materials = {m.id: m for m in db.session.scalars(select(Material).where(
         Material.id.in_([material_id for material_id, _ in top] or [0])))}
     figures.top_materials = [{"material": materials.get(material_id),
@@ -262,26 +325,21 @@ def public_counter(campaign: Campaign) -> dict:
     part of the season it was first seen, so before + week + after = season). Printed
     copies shipped are their own figure, never part of the kits distributed.
 
-    Read from the rollups, a few hundred rows grouped by day: cheap enough to answer every
+    Read from the rollups' daily totals (one row a day): cheap enough to answer every
     request without a cache, so every worker answers the same figures.
     """
     from portal.orders.figures import printed_by_part
 
     season = dict.fromkeys(("kits_distributed", "organizations_reached", "downloads"), 0)
     week = dict(season)
-    f = DailyFirsts
-    for day, kits, organizations in db.session.execute(
-            select(f.day, func.sum(f.kits_distributed), func.sum(f.organizations_reached))
-            .where(f.campaign_id == campaign.id).group_by(f.day)):
+    s = DailySummary
+    for day, kits, organizations, downloads in db.session.execute(
+            select(s.day, s.kits_distributed, s.organizations_reached, s.downloads)
+            .where(s.campaign_id == campaign.id, s.breakdown == "total")):
         for figures in (season, week) if campaign.part_of_season(day) == "week" else (season,):
-            figures["kits_distributed"] += int(kits or 0)
-            figures["organizations_reached"] += int(organizations or 0)
-    d = DailyDownloads
-    for day, downloads in db.session.execute(
-            select(d.day, func.sum(d.downloads)).where(d.campaign_id == campaign.id)
-            .group_by(d.day)):
-        for figures in (season, week) if campaign.part_of_season(day) == "week" else (season,):
-            figures["downloads"] += int(downloads or 0)
+            figures["kits_distributed"] += kits
+            figures["organizations_reached"] += organizations
+            figures["downloads"] += downloads
     printed = printed_by_part(campaign)
     season["printed_copies"] = sum(printed.values())
     week["printed_copies"] = printed["week"]
