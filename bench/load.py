@@ -153,13 +153,13 @@ def download_paths() -> dict[str, list[str]]:
     """Every download each role may make: each material in each language, each kit's ZIP."""
     import yaml
 
-    from portal.reference import AUDIENCE_ROLES, ROLE_CITIZEN, ROLE_ORGANIZATION
+    from portal.reference import ROLE_CITIZEN, ROLE_ORGANIZATION, roles_in
 
     manifest = yaml.safe_load((ROOT / "materials" / "manifest.yaml").read_text("utf-8"))
     paths = {ROLE_ORGANIZATION: [], ROLE_CITIZEN: []}
     for kit in manifest["kits"]:
         for role, listed in paths.items():
-            if role not in AUDIENCE_ROLES[kit["audience"]]:
+            if role not in roles_in(kit["audience"]):
                 continue
             for material in kit["materials"]:
                 for language in sorted(material["source"]):

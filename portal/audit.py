@@ -13,7 +13,8 @@ ACTIONS = (
     "figures_exported", "events_exported", "job_started", "second_factor_reset",
     "staff_created",
     # Publishing in the portal.
-    "kit_created", "material_created", "version_created", "version_made_current",
+    "kit_created", "kit_audience_changed", "material_created", "version_created",
+    "version_made_current",
     "material_published", "material_scheduled", "material_withdrawn", "material_reviewed",
     "print_limits_changed",
     # Orders of printed kits.

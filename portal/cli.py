@@ -121,7 +121,9 @@ def reset_second_factor_command(email: str):
 @click.command("rollup")
 @click.option("--every", type=click.IntRange(1, 3600), default=None, metavar="SECONDS",
               help="Keep running: catch up again every SECONDS (a service's loop).")
-def rollup_command(every: int | None):
+@click.option("--rebuild", is_flag=True,
+              help="Count every event and scan again from the start (after a season moved).")
+def rollup_command(every: int | None, rebuild: bool):
     """Bring the campaign figures up to date with the download events and QR scans."""
     import time
 
@@ -129,7 +131,12 @@ def rollup_command(every: int | None):
 
     from portal.extensions import db
     from portal.tracking.rollup import catch_up
+    from portal.tracking.rollup import rebuild as rebuild_rollups
 
+    if rebuild:
+        click.echo(f"Rollups rebuilt: {rebuild_rollups()} event(s) and scan(s) counted again.")
+        if every is None:
+            return
     while True:
         if every is None:
             click.echo(f"{catch_up()} event(s) and scan(s) rolled up.")

@@ -5,7 +5,7 @@ helpers give sizes and dates in ``fr_CA`` or ``en_CA`` style.
 """
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date
 
 from flask import Flask, has_request_context, request, session
 from flask_babel import (
@@ -67,7 +67,10 @@ def number(value) -> str:
 
 
 def long_date(value) -> str:
-    """'1er mars 2027' in French (the ordinal of the first of the month), 'March 1, 2027'."""
+    """'1er mars 2027' in French (the ordinal of the first of the month), 'March 1, 2027'.
+    A date, or a date in ISO form (the public figures' JSON)."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
     text = format_date(value, format="long")
     if current_language() == "fr" and value.day == 1:
         text = "1er" + text[1:]

@@ -8,13 +8,20 @@ from flask import Flask, request
 from portal.facts import facts, localized
 from portal.i18n import current_language
 from portal.reference import (
-    AUDIENCE_LABELS,
+    ACCOUNT_KIND_LABELS,
     LANGUAGES,
     MATERIAL_KINDS,
     ORGANIZATION_TYPES,
     REGIONS,
     ROLE_LABELS,
+    audience_kinds,
 )
+
+
+def audience_label(audience: str) -> str:
+    """A kit's audience in words: its account kinds' labels, in the table's order."""
+    return ", ".join(str(label) for kind, label in ACCOUNT_KIND_LABELS.items()
+                     if kind in audience_kinds(audience))
 
 
 def language_switch_url(language: str) -> str:
@@ -53,7 +60,7 @@ def init_app(app: Flask) -> None:
             "campaign_name": localized(campaign_facts.get("name"), language),
             "facts": facts(),
             "localized": localized,
-            "audience_label": lambda value: AUDIENCE_LABELS.get(value, value),
+            "audience_label": audience_label,
             "kind_label": lambda value: MATERIAL_KINDS.get(value, value),
             "language_label": lambda value: LANGUAGES.get(value, value),
             "organization_type_label": lambda value: ORGANIZATION_TYPES.get(value, value),

@@ -46,24 +46,45 @@ ORGANIZATION_TYPES = {
     "other": _l("Other"),
 }
 
-# Who may download a kit, by its audience: the one table the code and the README share.
-AUDIENCE_ROLES = {
-    "everyone": frozenset({ROLE_CITIZEN, ROLE_ORGANIZATION, ROLE_STAFF}),
-    "citizens": frozenset({ROLE_CITIZEN, ROLE_STAFF}),
-    "organizations": frozenset({ROLE_ORGANIZATION, ROLE_STAFF}),
-    "professionals": frozenset({ROLE_ORGANIZATION, ROLE_STAFF}),
+# Who may download a kit: its audience is a set of these account kinds, chosen by staff
+# (the import reads it from the manifest). The one table the code and the README share:
+#   kind                    who                                         needs
+#   citizen                 a citizen's account                         a confirmed address
+#   organization            any organization's account, approved or not a confirmed address
+#   approved_organization   an organization staff approved              a confirmed address
+# Staff may download every kit (they prepare and check them). An organization asking for
+# a kit open only to approved organizations, before its approval, is told it waits for it.
+KIND_CITIZEN = "citizen"
+KIND_ORGANIZATION = "organization"
+KIND_APPROVED_ORGANIZATION = "approved_organization"
+ACCOUNT_KINDS = (KIND_CITIZEN, KIND_ORGANIZATION, KIND_APPROVED_ORGANIZATION)
+
+ACCOUNT_KIND_LABELS = {
+    KIND_CITIZEN: _l("Citizens"),
+    KIND_ORGANIZATION: _l("Organizations (approved or not)"),
+    KIND_APPROVED_ORGANIZATION: _l("Approved organizations"),
 }
 
-# Kits only approved organizations (and staff) may download: a guide meant for
-# professionals must not reach whoever registers as an organization.
-APPROVED_AUDIENCES = frozenset({"professionals"})
 
-AUDIENCE_LABELS = {
-    "everyone": _l("Everyone"),
-    "citizens": _l("Citizens"),
-    "organizations": _l("Organizations"),
-    "professionals": _l("Professionals"),
-}
+def audience_kinds(audience: str | None) -> frozenset[str]:
+    """The account kinds of a kit's stored audience ("citizen organization")."""
+    return frozenset(kind for kind in (audience or "").split() if kind in ACCOUNT_KINDS)
+
+
+def roles_in(kinds) -> frozenset[str]:
+    """The roles with at least one account that may download a kit open to these kinds."""
+    roles = {ROLE_STAFF}
+    if KIND_CITIZEN in kinds:
+        roles.add(ROLE_CITIZEN)
+    if {KIND_ORGANIZATION, KIND_APPROVED_ORGANIZATION} & set(kinds):
+        roles.add(ROLE_ORGANIZATION)
+    return frozenset(roles)
+
+
+def audience_text(kinds) -> str:
+    """The stored form of a set of account kinds: known kinds, in the table's order."""
+    return " ".join(kind for kind in ACCOUNT_KINDS if kind in set(kinds))
+
 
 MATERIAL_KINDS = {
     "poster": _l("Poster"),

@@ -153,3 +153,57 @@ def test_import_refuses_a_material_without_the_help_lines(app, materials_copy): 
     facts_path.write_text(yaml.safe_dump(facts, allow_unicode=True))
     with pytest.raises(ContentError, match="help line missing: info_aide"):
         import_materials(materials_copy, get_storage())
+
+
+# Dated facts were true on the day of their source (CONTENT.md): a kit for a later campaign
+# prints each with its date. (what marks the fact in print, the date that must stand near it)
+DATED_FACTS = {
+    "fr": [("34 des 37", "février 2023"), ("5 213 896", "2022-2023"),
+           ("176", "31 décembre 2022"), ("29 %", "février 2023")],
+    "en": [("34 of the 37", "February 2023"), ("5,213,896", "2022-2023"),
+           ("176", "December 31, 2022"), ("29%", "February 2023")],
+}
+# The action plan 2021-2026 ended before the 2027 week: spoken of in the past tense.
+PLAN_IN_THE_PAST = {"fr": ("couvrait", "comptait", "arrivé à terme"),
+                    "en": ("covered", "had 37", "ended in 2026")}
+
+
+def rendered_texts():
+    renderer = MaterialRenderer(PROJECT_ROOT / "materials", FACTS)
+    from portal.catalog.content_checks import html_text, normalize
+
+    for kit in MANIFEST["kits"]:
+        for material in kit["materials"]:
+            for language in ("fr", "en"):
+                text = normalize(html_text(renderer.html(kit, material, language)))
+                yield f"{kit['slug']}/{material['slug']}/{language}", language, text
+
+
+@pytest.mark.parametrize("name, language, text", list(rendered_texts()),
+                         ids=lambda value: value if "/" in str(value) else "")
+def test_every_material_prints_dated_facts_with_their_date(name, language, text):
+    for marker, when in DATED_FACTS[language]:
+        for found in re.finditer(re.escape(marker), text):
+            near = text[max(0, found.start() - 250):found.end() + 250]
+            assert when in near, (name, marker, near)
+    for found in re.finditer("2021-2026", text):
+        after = text[found.start():found.end() + 250]
+        assert any(word in after for word in PLAN_IN_THE_PAST[language]), (name, after)
+
+
+@pytest.mark.parametrize("name, language, text", list(rendered_texts()),
+                         ids=lambda value: value if "/" in str(value) else "")
+def test_kids_help_phone_text_keyword_is_current(name, language, text):
+    assert "TALK" not in text  # the 2018 launch keyword, out of date
+    if "686868" in text:
+        assert ("TEXTO au 686868" if language == "fr" else "CONNECT to 686868") in text, name
+
+
+def test_the_facts_file_keeps_the_current_keyword_and_the_dates():
+    line = next(line for line in FACTS["help_lines"] if line["id"] == "jeunesse_jecoute")
+    assert line["sms"]["keyword"] == {"fr": "TEXTO", "en": "CONNECT"}
+    assert line["text"]["en"] == "Text CONNECT to 686868"
+    campaign = FACTS["campaign"]
+    assert campaign["action_plan"]["status"]["fr"].startswith("En février 2023, 34 des 37")
+    assert campaign["results"]["info_aide_calls"]["fr"].startswith("En février 2023")
+    assert "2022-2023" in campaign["funding"]["text"]["fr"]

@@ -58,7 +58,15 @@ def figures(catalog, clock, **filters):
     clock(montreal(28, 12, month=4))  # long after every event: nothing is too recent
     catch_up()
     campaign = catalog["campaign"]
-    return campaign_figures(campaign, Filters.for_campaign(campaign, **filters))
+    chosen = Filters.for_campaign(campaign, **filters)
+    result = campaign_figures(campaign, chosen)
+    # The whole-campaign view reads the summary rollup; the tables that cross every
+    # dimension (what filters read) must give the very same figures.
+    detail = campaign_figures(campaign, chosen, from_detail=True)
+    for name in ("totals", "days", "parts", "top_kits", "top_materials", "by_region",
+                 "by_account_type", "by_organization_type"):
+        assert getattr(result, name) == getattr(detail, name), name
+    return result
 
 
 def test_double_clicks_0_29_31_45_seconds(make_account, download, catalog, clock):
@@ -129,22 +137,31 @@ def test_a_zip_and_a_material_of_the_same_kit(make_account, download, catalog, c
     assert result.totals["kits_distributed"] == 1
 
 
-def test_montreal_days_at_midnight_and_the_end_of_the_week(make_account, download, catalog,
-                                                           clock):
-    account = make_account("citizen")
-    other = make_account("citizen")
+def test_montreal_days_at_midnight_the_week_and_the_season(make_account, download, catalog,
+                                                            clock):
+    account, other, late = (make_account("citizen") for _ in range(3))
     citizens_kit = db.session.scalars(select(Kit).where(Kit.slug == "trousse-citoyens")).one()
     sheet = next(m for m in citizens_kit.materials if m.kind == "info_sheet")
+    download(montreal(31, 23, 59, month=1), late, sheet)  # 31 January: before the season
+    download(montreal(1, 0, 1, month=2), late, sheet)     # 1 February: the season opens
     download(montreal(6, 23, 59), account, sheet)   # 6 March, Montréal (7 March in UTC)
     download(montreal(7, 0, 1), other, sheet)       # 7 March
     download(montreal(7, 23, 59), account, sheet)   # 7 March, last minute of the week
-    download(montreal(8, 0, 1), other, sheet)       # 8 March: outside the week
+    download(montreal(8, 0, 1), other, sheet)       # 8 March: after the week, in the season
+    download(montreal(31, 23, 59), other, sheet)    # 31 March: the season's last minute
+    download(montreal(1, 0, 1, month=4), other, sheet)  # 1 April: outside the season
     result = figures(catalog, clock)
     days = {d["day"]: d for d in result.days}
+    assert min(days) == date(2027, 2, 1) and max(days) == date(2027, 3, 31)
+    assert days[date(2027, 2, 1)]["downloads"] == 1
     assert days[date(2027, 3, 6)]["downloads"] == 1
     assert days[date(2027, 3, 7)]["downloads"] == 2
-    assert date(2027, 3, 8) not in days
-    assert result.totals["downloads"] == 3 and result.totals["kits_distributed"] == 2
+    assert days[date(2027, 3, 8)]["downloads"] == 1 and days[date(2027, 3, 8)]["part"] == "after"
+    assert days[date(2027, 3, 31)]["downloads"] == 1
+    assert result.totals["downloads"] == 6 and result.totals["kits_distributed"] == 3
+    # Each pair belongs to the part of the season where it was first seen.
+    assert {part: (v["downloads"], v["kits_distributed"]) for part, v in result.parts.items()} \
+        == {"before": (1, 1), "week": (3, 2), "after": (2, 0)}
 
 
 def test_rollup_is_incremental_and_never_counts_twice(make_account, download, catalog, clock):
@@ -196,8 +213,8 @@ def test_comparison_with_the_previous_campaign(make_account, download, catalog, 
 
 
 @pytest.mark.parametrize("filters, error", [
-    ({"start": date(2027, 2, 27)}, "outside_campaign"),
-    ({"end": date(2027, 3, 9)}, "outside_campaign"),
+    ({"start": date(2027, 1, 31)}, "outside_campaign"),  # before the season opens
+    ({"end": date(2027, 4, 1)}, "outside_campaign"),  # after it closes
     ({"start": date(2027, 3, 5), "end": date(2027, 3, 2)}, "start_after_end"),
     ({"region": "42"}, "unknown_region"),
 ])
@@ -209,45 +226,58 @@ def test_bad_filters_are_refused(catalog, filters, error):
 
 
 # The rollups against a direct count over raw events, on random data.
-def reference_counts(events, campaign):
-    """A plain, independent reading of the counting rules over raw events."""
-    last_counted, last_hour, kit_pairs, organizations = {}, {}, set(), set()
-    downloads = unique = 0
+SEASON = (date(2027, 2, 1), date(2027, 3, 31))  # the defaults, written out
+WEEK = (date(2027, 3, 1), date(2027, 3, 7))
+
+
+def reference_counts(events):
+    """A plain, independent reading of the counting rules over raw events: the season's
+    figures, and each part's (before the week, the week, after it), where a pair or an
+    organization counts in the part of its first counted download."""
+    last_counted, last_hour, kit_pairs, organizations = {}, {}, {}, {}
+    parts = {part: {"downloads": 0, "unique_downloads": 0} for part in ("before", "week",
+                                                                         "after")}
     for event in sorted(events, key=lambda e: e["id"]):
         day = event["at"].astimezone(MONTREAL).date()
-        if not campaign.starts_on <= day <= campaign.ends_on or event["robot"]:
+        if not SEASON[0] <= day <= SEASON[1] or event["robot"]:
             continue
+        part = "before" if day < WEEK[0] else "week" if day <= WEEK[1] else "after"
         item = (event["actor"], event["item"])
         if item in last_counted and event["at"] - last_counted[item] <= timedelta(seconds=30):
             continue
-        downloads += 1
+        parts[part]["downloads"] += 1
         hour = event["at"].replace(minute=0, second=0, microsecond=0)
         if last_hour.get(item) != hour:
-            unique += 1
+            parts[part]["unique_downloads"] += 1
             last_hour[item] = hour
         last_counted[item] = event["at"]
-        kit_pairs.add((event["actor"], event["kit"]))
+        kit_pairs.setdefault((event["actor"], event["kit"]), part)
         if event["type"] == "organization":
-            organizations.add(event["actor"])
-    return {"downloads": downloads, "unique_downloads": unique,
-            "kits_distributed": len(kit_pairs), "organizations_reached": len(organizations)}
+            organizations.setdefault(event["actor"], part)
+    for part, figures in parts.items():
+        figures["kits_distributed"] = sum(1 for p in kit_pairs.values() if p == part)
+        figures["organizations_reached"] = sum(1 for p in organizations.values() if p == part)
+    season = {name: sum(figures[name] for figures in parts.values())
+              for name in parts["week"]}
+    return season, parts
 
 
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 9 * 24 * 60),
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 62 * 24 * 60),
                           st.integers(0, 90), st.booleans()), min_size=1, max_size=25))
 def test_rollups_agree_with_a_direct_count(app, make_account, catalog, clock, steps):
     from portal.models import DownloadEvent
     from portal.models.stats import (
         DailyDownloads,
         DailyFirsts,
+        DailySummary,
         FetchState,
         FirstKit,
         FirstOrganization,
         RollupState,
     )
 
-    for model in (DownloadEvent, DailyDownloads, DailyFirsts, FetchState, FirstKit,
-                  FirstOrganization, RollupState):
+    for model in (DownloadEvent, DailyDownloads, DailyFirsts, DailySummary, FetchState,
+                  FirstKit, FirstOrganization, RollupState):
         db.session.query(model).delete()
     db.session.commit()
     accounts = getattr(test_rollups_agree_with_a_direct_count, "_accounts", None)
@@ -256,7 +286,8 @@ def test_rollups_agree_with_a_direct_count(app, make_account, catalog, clock, st
                     make_account("organization", organization_type="police")]
         test_rollups_agree_with_a_direct_count._accounts = accounts
     items = [catalog["poster"], catalog["flyer"], None]
-    base = montreal(28, 12, month=2)  # a day before the week, so some fall outside
+    # From noon the day before the season opens to past its close, so some fall outside.
+    base = montreal(31, 12, month=1)
     moment = base
     raw = []
     for who, what, minutes, seconds, robot in steps:
@@ -274,7 +305,11 @@ def test_rollups_agree_with_a_direct_count(app, make_account, catalog, clock, st
         raw.append({"id": event_id, "at": moment, "actor": account.actor_id, "item": item,
                     "kit": catalog["kit"].id, "robot": agent == ROBOT, "type": account.role})
     result = figures(catalog, clock)
-    expected = reference_counts(raw, catalog["campaign"])
+    campaign = catalog["campaign"]
+    assert (campaign.opens_on, campaign.closes_on) == SEASON
+    assert (campaign.starts_on, campaign.ends_on) == WEEK
+    expected, parts = reference_counts(raw)
     assert {k: result.totals[k] for k in expected} == expected
+    assert result.parts == parts
     assert sum(d["downloads"] for d in result.days) == result.totals["downloads"]
     assert sum(d["kits_distributed"] for d in result.days) == result.totals["kits_distributed"]

@@ -142,7 +142,7 @@ def test_emoji_are_refused_with_a_clear_message(organization_client):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("event_date", "2027-03-09"), ("event_date", "2026-03-04"), ("event_date", "n'importe"),
+    ("event_date", "2027-04-09"), ("event_date", "2026-03-04"), ("event_date", "n'importe"),
     ("event_time", "25:00"), ("phone", "appelez-nous"), ("email", "pas une adresse"),
     ("website", "javascript:alert(1)"), ("website", "www.example.org/<script>"),
     ("email", '"<img src=x>"@example.org'), ("organization_name", ""),

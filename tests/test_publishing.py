@@ -47,7 +47,7 @@ def next_campaign(app):
 
 def _new_kit(staff_client, campaign, slug="trousse-ecoles"):
     response = staff_client.post("/staff/kits?lang=en", data={
-        "campaign": campaign.id, "slug": slug, "audience": "everyone",
+        "campaign": campaign.id, "slug": slug, "audience": ["citizen", "organization"],
         "title_fr": "Trousse des écoles", "title_en": "Schools' kit",
         "description_fr": "Pour les écoles.", "description_en": "For schools."})
     assert response.status_code == 302, page_text(response)[:2000]
@@ -436,3 +436,34 @@ def test_a_campaign_in_preparation_does_not_empty_the_catalog(
     assert app.test_client().get("/kits/trousse-organismes").status_code == 200
     monkeypatch.setitem(app.config, "FROZEN_NOW", datetime(2028, 3, 1, 5, 0, tzinfo=UTC))
     assert current_campaign().year == 2028
+
+
+def test_staff_choose_who_may_download_a_kit(app, client, staff_client, staff, make_account,
+                                             login):
+    from portal.models import AuditEntry
+
+    kit = db.session.scalars(select(Kit).where(Kit.slug == "trousse-organismes")).one()
+    page = page_text(staff_client.get(f"/staff/kits/{kit.id}?lang=en"))
+    assert "Who may download this kit" in page
+    boxes = {re.search(r'value="([a-z_]+)"', tag).group(1): "checked" in tag
+             for tag in re.findall(r'<input[^>]*name="audience"[^>]*>', page)}
+    assert boxes == {"citizen": False, "organization": True, "approved_organization": False}
+    response = staff_client.post(f"/staff/kits/{kit.id}/audience?lang=en",
+                                 data={"audience": ["citizen", "approved_organization"]})
+    assert response.status_code == 302
+    db.session.refresh(kit)
+    assert kit.audience == "citizen approved_organization"
+    entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "kit_audience_changed")).one()
+    assert entry.details == "organization -> citizen approved_organization"
+    # The next download follows it: a pending organization now waits for approval,
+    # a citizen may download.
+    login(make_account("organization", approval="pending"))
+    assert client.get("/kits/trousse-organismes/affiche/fr/download").status_code == 403
+    login(make_account("citizen"))
+    assert client.get("/kits/trousse-organismes/affiche/fr/download").status_code == 200
+    # None ticked: refused with the reason beside the field.
+    login(staff)
+    response = client.post(f"/staff/kits/{kit.id}/audience?lang=en", data={})
+    assert response.status_code == 400
+    assert "Choose at least one kind of account." in page_text(response)

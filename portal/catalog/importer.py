@@ -30,7 +30,7 @@ from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.facts import load_facts
 from portal.models import Campaign, Kit, Material, MaterialVersion
-from portal.reference import MATERIAL_FORMATS
+from portal.reference import MATERIAL_FORMATS, audience_text
 from portal.storage import StorageError
 
 
@@ -76,7 +76,6 @@ def ensure_campaign(year: int, facts: dict) -> Campaign:
 def _upsert_kit(entry: dict, campaign: Campaign, position: int, report: ImportReport) -> Kit:
     values = {
         "campaign_id": campaign.id,
-        "audience": entry["audience"],
         "position": entry.get("position", position),
         "title_fr": entry["title"]["fr"],
         "title_en": entry["title"]["en"],
@@ -85,7 +84,9 @@ def _upsert_kit(entry: dict, campaign: Campaign, position: int, report: ImportRe
     }
     kit = db.session.scalars(select(Kit).where(Kit.slug == entry["slug"])).first()
     if kit is None:
-        kit = Kit(slug=entry["slug"], **values)
+        # The audience comes from the manifest when the kit is made; after that it is
+        # staff's to choose in the portal, and an import leaves it as they set it.
+        kit = Kit(slug=entry["slug"], audience=audience_text(entry["audience"]), **values)
         db.session.add(kit)
         db.session.flush()
         report.kits_created.append(kit.slug)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from portal.reference import AUDIENCE_ROLES, MATERIAL_FORMATS, MATERIAL_KINDS
+from portal.reference import ACCOUNT_KINDS, MATERIAL_FORMATS, MATERIAL_KINDS
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGS = ("fr", "en")
@@ -95,8 +95,12 @@ def _read_manifest(path: Path, materials_path: Path) -> list[dict]:
         if kit["slug"] in seen:
             raise ManifestError(f"{where}.slug: {kit['slug']!r} appears twice")
         seen.add(kit["slug"])
-        if kit.get("audience") not in AUDIENCE_ROLES:
-            raise ManifestError(f"{where}.audience: one of {', '.join(AUDIENCE_ROLES)}")
+        audience = kit.get("audience")
+        # The account kinds that may download the kit (staff always may).
+        if not isinstance(audience, list) or not audience or \
+                not all(kind in ACCOUNT_KINDS for kind in audience):
+            raise ManifestError(f"{where}.audience: a list of account kinds among "
+                                f"{', '.join(ACCOUNT_KINDS)}")
         if not isinstance(kit.get("campaign_year"), int) or not 2000 <= kit["campaign_year"] <= 2100:
             raise ManifestError(f"{where}.campaign_year: a year such as 2027")
         _bilingual(kit.get("title"), f"{where}.title", 200)

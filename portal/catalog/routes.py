@@ -20,7 +20,7 @@ from portal.catalog.services import (
     may_download,
 )
 from portal.i18n import current_language
-from portal.reference import AUDIENCE_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
+from portal.reference import ACCOUNT_KIND_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
 from portal.storage import get_storage
 from portal.tracking.events import record_download
 
@@ -61,7 +61,7 @@ def kits():
     campaign = current_campaign()
     return render_template(
         "catalog/kits.html", campaign=campaign, kits=list_kits(campaign, filters),
-        filters=filters, rejected=rejected, audiences=AUDIENCE_LABELS,
+        filters=filters, rejected=rejected, audiences=ACCOUNT_KIND_LABELS,
         languages=LANGUAGES, kinds=MATERIAL_KINDS,
     )
 
@@ -73,7 +73,7 @@ def kit(kit_slug):
     return render_template(
         "catalog/kit.html", kit=kit, materials=filter_materials(kit.materials, filters),
         filters=filters, rejected=rejected, may_download=may_download(current_user, kit),
-        languages=LANGUAGES, kinds=MATERIAL_KINDS, audiences=AUDIENCE_LABELS,
+        languages=LANGUAGES, kinds=MATERIAL_KINDS, audiences=ACCOUNT_KIND_LABELS,
     )
 
 

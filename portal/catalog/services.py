@@ -5,13 +5,23 @@ from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.models import Account, Campaign, Kit, Material, MaterialVersion
-from portal.reference import APPROVED_AUDIENCES, AUDIENCE_ROLES, LANGUAGES, MATERIAL_KINDS
+from portal.reference import (
+    ACCOUNT_KINDS,
+    KIND_APPROVED_ORGANIZATION,
+    KIND_CITIZEN,
+    KIND_ORGANIZATION,
+    LANGUAGES,
+    MATERIAL_KINDS,
+    ROLE_CITIZEN,
+    ROLE_ORGANIZATION,
+    audience_kinds,
+)
 
 
 class NotFound(LookupError):
@@ -25,20 +35,47 @@ class NotAllowed(PermissionError):
 def download_refusal(account: Account | None, kit: Kit | KitToDownload) -> str | None:
     """Why this account may not download this kit now, or ``None`` if it may.
 
-    ``sign_in`` (a visitor), ``verify`` (address not confirmed yet), ``approval``
-    (an organization not approved yet asking for professional materials), ``audience``
-    (the kit is not meant for this kind of account).
+    ``sign_in`` (a visitor), ``audience`` (no kind of account the kit is open to fits
+    this one), ``verify`` (address not confirmed yet), ``approval`` (an organization
+    not approved yet, asking for a kit open only to approved organizations). The kit's
+    audience is a set of account kinds (``reference.ACCOUNT_KINDS``); staff may download
+    every kit.
     """
     if account is None or not getattr(account, "is_authenticated", False):
         return "sign_in"
-    if account.role not in AUDIENCE_ROLES.get(kit.audience, frozenset()):
+    kinds = audience_kinds(kit.audience)
+    if account.is_staff:
+        pass
+    elif account.role == ROLE_CITIZEN:
+        if KIND_CITIZEN not in kinds:
+            return "audience"
+    elif account.role == ROLE_ORGANIZATION:
+        if not kinds & {KIND_ORGANIZATION, KIND_APPROVED_ORGANIZATION}:
+            return "audience"
+    else:
         return "audience"
     if not account.is_verified:
         return "verify"
-    if kit.audience in APPROVED_AUDIENCES and not (account.is_staff or
-                                                    account.is_approved_organization):
+    if account.role == ROLE_ORGANIZATION and KIND_ORGANIZATION not in kinds \
+            and not account.is_approved_organization:
         return "approval"
     return None
+
+
+def audience_has_sql(audience, kind: str):
+    """The SQL twin of ``kind in audience_kinds(audience)``: a space-separated list holds
+    a kind when, padded with spaces, it contains the kind between spaces."""
+    padded = literal(" ") + audience + literal(" ")
+    return padded.contains(f" {kind} ", autoescape=True)  # "_" is not a wildcard
+
+
+def kits_open_to_sql(kind: str):
+    """Kits an account of this kind may download (the catalog's filter): an approved
+    organization also gets the kits open to every organization."""
+    if kind == KIND_APPROVED_ORGANIZATION:
+        return or_(audience_has_sql(Kit.audience, KIND_APPROVED_ORGANIZATION),
+                   audience_has_sql(Kit.audience, KIND_ORGANIZATION))
+    return audience_has_sql(Kit.audience, kind)
 
 
 def may_download(account: Account | None, kit: Kit) -> bool:
@@ -47,7 +84,7 @@ def may_download(account: Account | None, kit: Kit) -> bool:
 
 
 def current_campaign() -> Campaign | None:
-    """The campaign that is running or comes next; else the most recent one.
+    """The campaign whose season is running or comes next; else the most recent one.
 
     Only campaigns with something published count: a campaign staff are preparing, whose
     materials are scheduled for its first day, does not empty the catalog before then.
@@ -57,9 +94,9 @@ def current_campaign() -> Campaign | None:
                .where(Kit.campaign_id == Campaign.id, Material.public_clause(naive_utc_now()))
                .exists())
     for query in (
-        select(Campaign).where(Campaign.ends_on >= today, offered).order_by(Campaign.starts_on),
+        select(Campaign).where(Campaign.closes_on >= today, offered).order_by(Campaign.starts_on),
         select(Campaign).where(offered).order_by(Campaign.starts_on.desc()),
-        select(Campaign).where(Campaign.ends_on >= today).order_by(Campaign.starts_on),
+        select(Campaign).where(Campaign.closes_on >= today).order_by(Campaign.starts_on),
         select(Campaign).order_by(Campaign.starts_on.desc()),
     ):
         campaign = db.session.scalars(query.limit(1)).first()
@@ -79,7 +116,7 @@ class CatalogFilters:
         """Filters from query arguments; unknown values are dropped and named."""
         rejected = []
         values = {}
-        for name, allowed in (("audience", AUDIENCE_ROLES), ("language", LANGUAGES),
+        for name, allowed in (("audience", ACCOUNT_KINDS), ("language", LANGUAGES),
                               ("kind", MATERIAL_KINDS)):
             raw = args.get(name, "")
             if raw and raw in allowed:
@@ -105,7 +142,7 @@ def list_kits(campaign: Campaign | None, filters: CatalogFilters = CatalogFilter
     if campaign is not None:
         query = query.where(Kit.campaign_id == campaign.id)
     if filters.audience:
-        query = query.where(Kit.audience == filters.audience)
+        query = query.where(kits_open_to_sql(filters.audience))
     listed = []
     for kit in db.session.scalars(query):
         materials = filter_materials(kit.materials, filters)

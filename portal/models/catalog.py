@@ -14,16 +14,44 @@ from portal.clock import naive_utc_now
 from portal.extensions import db
 
 
+def default_opens_on(year: int, starts_on: date | None = None) -> date:
+    """1 February of the year: schools and organizations print their kits in February
+    (never after the week's first day)."""
+    opens = date(year, 2, 1)
+    return min(opens, starts_on) if starts_on else opens
+
+
+def default_closes_on(year: int, ends_on: date | None = None) -> date:
+    """31 March of the year (never before the week's last day)."""
+    closes = date(year, 3, 31)
+    return max(closes, ends_on) if ends_on else closes
+
+
+def _opens_default(context) -> date:
+    values = context.get_current_parameters()
+    return default_opens_on(values["year"], values.get("starts_on"))
+
+
+def _closes_default(context) -> date:
+    values = context.get_current_parameters()
+    return default_closes_on(values["year"], values.get("ends_on"))
+
+
 class Campaign(db.Model):
-    """One national week: by default 1 to 7 March, national day 4 March."""
+    """One campaign: its season (the days its kits go out and count, by default 1 February
+    to 31 March), and within it the national week (by default 1 to 7 March) and the
+    national day (4 March)."""
 
     __tablename__ = "campaign"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(unique=True)
+    # The week: starts_on..ends_on. The season: opens_on..closes_on, around the week.
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     national_day: Mapped[date]
+    opens_on: Mapped[date] = mapped_column(default=_opens_default)
+    closes_on: Mapped[date] = mapped_column(default=_closes_default)
     timezone: Mapped[str] = mapped_column(String(40), default="America/Montreal")
     target_kits: Mapped[int | None]
     target_organizations: Mapped[int | None]
@@ -36,6 +64,15 @@ class Campaign(db.Model):
     kits: Mapped[list[Kit]] = relationship(back_populates="campaign", order_by="Kit.position")
     region_targets: Mapped[list[RegionTarget]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan")
+
+    def in_season(self, day: date) -> bool:
+        return self.opens_on <= day <= self.closes_on
+
+    def part_of_season(self, day: date) -> str:
+        """``before``, ``week`` or ``after``: where a season's day stands to the week."""
+        if day < self.starts_on:
+            return "before"
+        return "week" if day <= self.ends_on else "after"
 
     def region_target(self, region: str) -> int | None:
         return next((t.target_kits for t in self.region_targets if t.region == region), None)
@@ -64,7 +101,10 @@ class Kit(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
-    audience: Mapped[str] = mapped_column(String(20))
+    # Who may download it: account kinds separated by spaces (reference.ACCOUNT_KINDS),
+    # e.g. "citizen organization"; one text column keeps the download's single statement
+    # a plain comparison (catalog.services.download_allowed_sql).
+    audience: Mapped[str] = mapped_column(String(60))
     position: Mapped[int] = mapped_column(default=0)
     title_fr: Mapped[str] = mapped_column(String(200))
     title_en: Mapped[str] = mapped_column(String(200))
@@ -76,6 +116,12 @@ class Kit(db.Model):
     materials: Mapped[list[Material]] = relationship(
         back_populates="kit", order_by="(Material.position, Material.language.desc())"
     )
+
+    @property
+    def audience_kinds(self) -> frozenset[str]:
+        from portal.reference import audience_kinds
+
+        return audience_kinds(self.audience)
 
     def title(self, language: str) -> str:
         return self.title_en if language == "en" else self.title_fr

@@ -69,7 +69,8 @@ class CobrandForm(PortalForm):
     event_title = StringField(_l("Event title"), filters=[_strip],
                               validators=[Optional(), Length(max=120), printable])
     event_date = DateField(_l("Event date"), validators=[Optional()],
-                           description=_l("During the national week."))
+                           description=_l("Any day of the campaign's season, for example "
+                                          "an evening for parents in February."))
     event_time = StringField(_l("Time"), filters=[_strip],
                              validators=[Optional(), Length(max=5), _time],
                              description=_l("For example 19:00."))
@@ -81,11 +82,11 @@ class CobrandForm(PortalForm):
         self.campaign = campaign
 
     def validate_event_date(self, field):
-        if field.data and self.campaign is not None and not (
-                self.campaign.starts_on <= field.data <= self.campaign.ends_on):
+        # Any day of the season: a school's evening for parents in February counts too.
+        if field.data and self.campaign is not None and not self.campaign.in_season(field.data):
             raise ValidationError(_l("Choose a date from %(start)s to %(end)s.",
-                                     start=self.campaign.starts_on.isoformat(),
-                                     end=self.campaign.ends_on.isoformat()))
+                                     start=self.campaign.opens_on.isoformat(),
+                                     end=self.campaign.closes_on.isoformat()))
 
     def validate_event_title(self, field):
         others = (self.event_date.data, self.event_time.data, self.event_place.data)

@@ -10,13 +10,13 @@ from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
-from portal.catalog.services import current_campaign
+from portal.catalog.services import current_campaign, kits_open_to_sql
 from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.facts import facts, localized
 from portal.images import open_upload, process_logo
 from portal.models import Account, CobrandProfile, Kit, Material
-from portal.reference import REGIONS
+from portal.reference import KIND_CITIZEN, REGIONS
 from portal.storage import get_storage
 
 FRAME_SIZE = 1080
@@ -48,7 +48,7 @@ def frame_material(language: str) -> Material | None:
     """The citizens' "join the cause" image the frame belongs to (counted against it)."""
     campaign = current_campaign()
     query = (select(Material).join(Kit)
-             .where(Kit.audience == "citizens", Material.kind == "social_image",
+             .where(kits_open_to_sql(KIND_CITIZEN), Material.kind == "social_image",
                     Material.language == language,
                     Material.public_clause(naive_utc_now())))
     if campaign is not None:

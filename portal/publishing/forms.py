@@ -8,14 +8,16 @@ from wtforms import (
     DateField,
     IntegerField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.forms import PortalForm
-from portal.reference import AUDIENCE_LABELS, MATERIAL_KINDS
+from portal.reference import ACCOUNT_KIND_LABELS, MATERIAL_KINDS
 
 SLUG_RULE = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
                    message=_l("Lowercase letters, digits and hyphens only."))
@@ -26,13 +28,26 @@ def _text(label, max_length, message):
                        filters=[lambda v: v.strip() if isinstance(v, str) else v])
 
 
+def _audience_field():
+    """The account kinds that may download a kit, as checkboxes (staff always may)."""
+    return SelectMultipleField(
+        _l("Who may download it"), choices=list(ACCOUNT_KIND_LABELS.items()),
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+        validators=[DataRequired(_l("Choose at least one kind of account."))],
+        description=_l("Each with a confirmed address; staff may always download."))
+
+
+class AudienceForm(PortalForm):
+    audience = _audience_field()
+
+
 class KitForm(PortalForm):
     campaign = SelectField(_l("Campaign"), coerce=int)
     slug = StringField(_l("Short name (in addresses)"),
                        validators=[DataRequired(_l("Enter a short name.")), Length(max=80),
                                    SLUG_RULE],
                        description=_l("For example trousse-ecoles-2028."))
-    audience = SelectField(_l("Audience"), choices=list(AUDIENCE_LABELS.items()))
+    audience = _audience_field()
     title_fr = _text(_l("Title in French"), 200, _l("Enter the French title."))
     title_en = _text(_l("Title in English"), 200, _l("Enter the English title."))
     description_fr = TextAreaField(_l("Description in French"),

@@ -22,7 +22,7 @@ from portal.catalog.material_files import RenderedMaterial
 from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.models import Account, Campaign, DownloadEvent, Kit, Material, MaterialVersion
-from portal.reference import MATERIAL_FORMATS
+from portal.reference import MATERIAL_FORMATS, audience_text
 
 MONTREAL = ZoneInfo("America/Montreal")
 REVIEW_SOON_DAYS = 30
@@ -33,13 +33,15 @@ class PublishingError(ValueError):
     """A publishing step that cannot be done; the message says why, translated."""
 
 
-def create_kit(campaign: Campaign, *, slug: str, audience: str, title_fr: str, title_en: str,
+def create_kit(campaign: Campaign, *, slug: str, audience, title_fr: str, title_en: str,
                description_fr: str, description_en: str, actor: Account) -> Kit:
+    """A new kit; ``audience`` is the account kinds that may download it."""
     if db.session.scalar(select(func.count()).where(Kit.slug == slug)):
         raise PublishingError(_l("A kit already has this short name."))
     position = (db.session.scalar(select(func.max(Kit.position))
                                   .where(Kit.campaign_id == campaign.id)) or 0) + 1
-    kit = Kit(slug=slug, campaign_id=campaign.id, audience=audience, position=position,
+    kit = Kit(slug=slug, campaign_id=campaign.id, audience=audience_text(audience),
+              position=position,
               title_fr=title_fr, title_en=title_en, description_fr=description_fr,
               description_en=description_en)
     db.session.add(kit)
@@ -50,6 +52,17 @@ def create_kit(campaign: Campaign, *, slug: str, audience: str, title_fr: str, t
         raise PublishingError(_l("A kit already has this short name.")) from exc
     record("kit_created", target=f"kit:{slug}", details=f"campaign {campaign.year}", actor=actor)
     return kit
+
+
+def set_audience(kit: Kit, kinds, *, actor: Account) -> None:
+    """Who may download the kit from now on (the next download follows it)."""
+    new = audience_text(kinds)
+    if not new:
+        raise PublishingError(_l("Choose at least one kind of account."))
+    if new != kit.audience:
+        old, kit.audience = kit.audience, new
+        record("kit_audience_changed", target=f"kit:{kit.slug}", details=f"{old} -> {new}",
+               actor=actor)
 
 
 def create_material(kit: Kit, *, slug: str, kind: str, fmt: str, title_fr: str,

@@ -60,7 +60,7 @@ def template_context(material: Material, siblings: list[Material]) -> dict:
     width, height = png_size(material)
     return {
         "facts": facts(), "lang": material.language, "year": kit.campaign.year,
-        "kit": {"slug": kit.slug, "campaign_year": kit.campaign.year, "audience": kit.audience,
+        "kit": {"slug": kit.slug, "campaign_year": kit.campaign.year, "audience": kit.audience.split(),
                 "title": {"fr": kit.title_fr, "en": kit.title_en},
                 "description": {"fr": kit.description_fr, "en": kit.description_en}},
         "material": {"slug": material.slug, "kind": material.kind, "format": material.format,

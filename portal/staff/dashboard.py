@@ -29,13 +29,14 @@ from portal.tracking.dashboard import (
     event_rows,
     figure_rows,
     figures_for,
+    recount_season,
     refresh_figures,
     save_campaign,
 )
 from portal.tracking.stats import FilterError, Filters
 
 FILTER_MESSAGES = {
-    "outside_campaign": lambda: _("Choose dates within the campaign's week."),
+    "outside_campaign": lambda: _("Choose dates within the campaign's season."),
     "start_after_end": lambda: _("The first date must come before the last."),
     "unknown_region": lambda: _("Choose a region from the list."),
     "unknown_kit": lambda: _("Choose a kit from the list."),
@@ -122,8 +123,12 @@ def export_events():
 def _store_campaign(form, campaign: Campaign, message: str):
     """Save a validated campaign form; a redirect, or ``None`` with the error on the form."""
     created = campaign.id is None
+    season = (campaign.opens_on, campaign.closes_on)
     save_campaign(form, campaign)
     db.session.add(campaign)
+    recount = not created and season != (campaign.opens_on, campaign.closes_on)
+    if recount:  # downloads outside the old season were never counted: count again
+        recount_season()
     try:
         db.session.commit()
     except IntegrityError:
@@ -131,10 +136,14 @@ def _store_campaign(form, campaign: Campaign, message: str):
         form.year.errors.append(_("A campaign already exists for this year."))
         return None
     record("campaign_created" if created else "campaign_edited", f"campaign:{campaign.year}",
-           f"{campaign.starts_on}..{campaign.ends_on}, targets {campaign.target_kits}/"
+           f"season {campaign.opens_on}..{campaign.closes_on}, "
+           f"week {campaign.starts_on}..{campaign.ends_on}, targets {campaign.target_kits}/"
            f"{campaign.target_organizations}, ordering "
            f"{'open' if campaign.ordering_open else 'closed'}")
     flash(message % {"year": campaign.year}, "success")
+    if recount:
+        flash(_("The season changed: its figures are being counted again from the downloads "
+                "and fill in over the next minutes."), "success")
     return redirect(url_for("staff.campaign_list"))
 
 

@@ -12,10 +12,17 @@ from portal.reference import REGIONS
 class CampaignForm(PortalForm):
     year = IntegerField(_l("Year"), validators=[DataRequired(_l("Enter the year.")),
                                                 NumberRange(2020, 2100)])
-    starts_on = DateField(_l("First day"), validators=[DataRequired(_l("Enter the first day."))])
-    ends_on = DateField(_l("Last day"), validators=[DataRequired(_l("Enter the last day."))])
+    starts_on = DateField(_l("First day of the week"),
+                          validators=[DataRequired(_l("Enter the first day."))])
+    ends_on = DateField(_l("Last day of the week"),
+                        validators=[DataRequired(_l("Enter the last day."))])
     national_day = DateField(_l("National day"),
                              validators=[DataRequired(_l("Enter the national day."))])
+    # The season: every download from its first to its last day counts toward the campaign.
+    opens_on = DateField(_l("Kits open for download on"), validators=[Optional()],
+                         description=_l("Downloads count from this day. Empty: 1 February."))
+    closes_on = DateField(_l("Season closes on"), validators=[Optional()],
+                          description=_l("Downloads count until this day. Empty: 31 March."))
     target_kits = IntegerField(_l("Target: kits distributed"),
                                validators=[Optional(), NumberRange(0, 10_000_000)])
     target_organizations = IntegerField(_l("Target: organizations reached"),
@@ -60,6 +67,20 @@ class CampaignForm(PortalForm):
         if self.starts_on.data and self.ends_on.data and field.data and not (
                 self.starts_on.data <= field.data <= self.ends_on.data):
             raise ValidationError(_l("The national day falls within the campaign."))
+
+    def validate_opens_on(self, field):
+        if field.data and self.starts_on.data and field.data > self.starts_on.data:
+            raise ValidationError(_l("Kits open for download by the week's first day."))
+        if field.data and self.year.data and field.data.year not in (
+                self.year.data - 1, self.year.data):
+            raise ValidationError(_l("The season opens in the campaign's year or the year "
+                                     "before."))
+
+    def validate_closes_on(self, field):
+        if field.data and self.ends_on.data and field.data < self.ends_on.data:
+            raise ValidationError(_l("The season closes after the week's last day."))
+        if field.data and self.year.data and field.data.year != self.year.data:
+            raise ValidationError(_l("The season closes in the campaign's year."))
 
     def validate_starts_on(self, field):
         if self.year.data and field.data and field.data.year != self.year.data:

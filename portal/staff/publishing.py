@@ -22,6 +22,7 @@ from portal.pdf.render import rasterize
 from portal.publishing import services
 from portal.publishing.forms import (
     ActionForm,
+    AudienceForm,
     KitForm,
     MaterialForm,
     PrintLimitsForm,
@@ -92,8 +93,23 @@ def kit_page(kit_id):
             flash(_("Material created in French and in English. Give each a version."),
                   "success")
             return redirect(url_for("staff.material_page", material_id=created[0].id))
-    return render_template("staff/kit.html", kit=kit, form=form, now=naive_utc_now()), \
-        400 if form.errors else 200
+    audience = AudienceForm(formdata=None, audience=sorted(kit.audience_kinds))
+    return render_template("staff/kit.html", kit=kit, form=form, audience_form=audience,
+                           now=naive_utc_now()), 400 if form.errors else 200
+
+
+@bp.post("/kits/<int:kit_id>/audience")
+def kit_audience(kit_id):
+    """Who may download the kit: the account kinds staff tick."""
+    kit = db.get_or_404(Kit, kit_id)
+    audience = AudienceForm()
+    if audience.validate_on_submit():
+        services.set_audience(kit, audience.audience.data, actor=current_user)
+        db.session.commit()
+        flash(_("Saved: who may download this kit."), "success")
+        return redirect(url_for("staff.kit_page", kit_id=kit.id))
+    return render_template("staff/kit.html", kit=kit, form=MaterialForm(formdata=None),
+                           audience_form=audience, now=naive_utc_now()), 400
 
 
 def _material_page(material: Material, status: int = 200, **forms):

@@ -33,13 +33,18 @@ def chosen_campaign(campaign_id: int | None) -> Campaign | None:
 
 
 def save_campaign(form, campaign: Campaign) -> Campaign:
-    """Copy a validated campaign form onto a campaign, with its regional targets."""
+    """Copy a validated campaign form onto a campaign, with its regional targets. An empty
+    season day takes its default (1 February, 31 March)."""
     from portal.models import RegionTarget
+    from portal.models.catalog import default_closes_on, default_opens_on
     from portal.reference import REGIONS
 
     for name in ("year", "starts_on", "ends_on", "national_day", "target_kits",
                  "target_organizations"):
         setattr(campaign, name, getattr(form, name).data)
+    campaign.opens_on = form.opens_on.data or default_opens_on(campaign.year, campaign.starts_on)
+    campaign.closes_on = form.closes_on.data or default_closes_on(campaign.year,
+                                                                  campaign.ends_on)
     campaign.ordering_open = not form.ordering_closed.data
     campaign.ordering_message_fr = form.ordering_message_fr.data or None
     campaign.ordering_message_en = form.ordering_message_en.data or None
@@ -53,6 +58,18 @@ def save_campaign(form, campaign: Campaign) -> Campaign:
         elif value is not None:
             campaign.region_targets.append(RegionTarget(region=code, target_kits=value))
     return campaign
+
+
+def recount_season() -> None:
+    """The rollups emptied, to be counted again from the events (never changed) under the
+    season staff just set: every later rollup (the ``flask rollup`` service, or dashboards
+    a batch at a time) refills them. ``flask rollup --rebuild`` does it all at once."""
+    from sqlalchemy import delete
+
+    from portal.tracking.rollup import ROLLUP_MODELS
+
+    for model in ROLLUP_MODELS:
+        db.session.execute(delete(model))
 
 
 def refresh_figures(max_age_seconds: int = 3) -> None:
@@ -102,6 +119,9 @@ def figure_rows(figures: Figures, language: str):
     yield ("section", "figure", "dimension", "value")
     for key, value in figures.totals.items():
         yield ("totals", key, "", value)
+    for part, values in figures.parts.items():  # before the week, the week, after it
+        for key, value in values.items():
+            yield ("part", key, part, value)
     for day in figures.days:
         for key in ("downloads", "kits_distributed", "organizations_reached"):
             yield ("day", key, day["day"].isoformat(), day[key])

@@ -3,8 +3,8 @@
 A printed copy counts once its order is shipped: the copies staff approved, on the day
 they left (a Montréal day chosen by staff). Orders are few (thousands at most), so the
 figures are summed straight from the order lines, by campaign. Kits usually ship before
-the week: under the dashboard's full-week view every shipped copy of the campaign counts,
-whatever its day; a narrower date filter keeps the copies shipped on those days.
+the week: under the dashboard's whole-season view every shipped copy of the campaign
+counts, whatever its day; a narrower date filter keeps the copies shipped on those days.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _rows(campaign: Campaign, filters=None):
                        PrintOrder.region, PrintOrder.organization_type)
              .order_by(PrintOrder.shipped_on))
     if filters is not None:
-        if (filters.start, filters.end) != (campaign.starts_on, campaign.ends_on):
+        if (filters.start, filters.end) != (campaign.opens_on, campaign.closes_on):
             query = query.where(PrintOrder.shipped_on >= filters.start,
                                 PrintOrder.shipped_on <= filters.end)
         if filters.region is not None:
@@ -75,12 +75,24 @@ def printed_copies(campaign: Campaign, filters=None) -> dict:
     }
 
 
+def printed_by_part(campaign: Campaign) -> dict[str, int]:
+    """The public counter's ``printed_copies``: shipped copies of the campaign, by the part
+    of the season their shipping day falls in (a copy shipped before the season opened is
+    counted before the week), so that before + week + after = all of them."""
+    parts = {"before": 0, "week": 0, "after": 0}
+    for shipped_on, copies in db.session.execute(
+            select(PrintOrder.shipped_on, func.sum(PrintOrderLine.approved_quantity))
+            .join(PrintOrder, PrintOrder.id == PrintOrderLine.order_id)
+            .where(PrintOrder.campaign_id == campaign.id, PrintOrder.status == SHIPPED)
+            .group_by(PrintOrder.shipped_on)):
+        part = campaign.part_of_season(shipped_on) if shipped_on else "before"
+        parts[part] += int(copies or 0)
+    return parts
+
+
 def printed_total(campaign: Campaign) -> int:
-    """The public counter's ``printed_copies``."""
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(PrintOrderLine.approved_quantity), 0))
-        .join(PrintOrder, PrintOrder.id == PrintOrderLine.order_id)
-        .where(PrintOrder.campaign_id == campaign.id, PrintOrder.status == SHIPPED)) or 0)
+    """Every shipped copy of the campaign."""
+    return sum(printed_by_part(campaign).values())
 
 
 def printed_rows(campaign: Campaign, filters):

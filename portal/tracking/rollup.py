@@ -1,14 +1,17 @@
 """Rollups: turn download events into the campaign's figures, by the counting rules.
 
 The rules (README, "Counting what goes out"), applied event by event in id order:
-- an event outside its campaign's Montréal days is not part of the campaign's figures;
+- an event counts toward its kit's campaign when it falls on a Montréal day of the
+  campaign's season (``opens_on`` to ``closes_on``: the weeks before the national week,
+  the week, the weeks after); outside every season it belongs to no campaign;
 - a robot's event is recorded and counted apart (``robots``), never as a download;
 - a fetch counts only if the same account had no counted fetch of the same item in the
   30 seconds before it (double clicks); a kit ZIP is one item, the kit;
 - a unique download is one per account, item and clock hour;
 - an (account, kit) pair is a kit distributed, and an organization account an organization
   reached, on the day of its first counted download in the campaign (first-seen tables),
-  so daily figures add up exactly to the campaign's.
+  so daily figures add up exactly to the campaign's, and the parts of the season (before
+  the week, the week, after it) add up to the season.
 
 The rollup catches up from a watermark (the last event id it processed) and stops at the
 first event younger than ``SAFETY_LAG``, so a download still committing is never skipped. The
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 
 from portal.clock import MONTREAL, naive_utc_now
 from portal.extensions import db
@@ -29,6 +32,7 @@ from portal.models.stats import (
     DailyDownloads,
     DailyFirsts,
     DailyScans,
+    DailySummary,
     FetchState,
     FirstKit,
     FirstOrganization,
@@ -75,6 +79,8 @@ class _Batch:
         self.material_of_version = material_of_version
         self.downloads = defaultdict(lambda: defaultdict(int))
         self.firsts = defaultdict(lambda: defaultdict(int))
+        # (campaign, day, breakdown, key) -> counters: DailySummary's rows
+        self.summary = defaultdict(lambda: defaultdict(int))
         # (actor, item) -> [last counted at, last unique hour, is new, changed]
         self.fetch_states: dict[tuple[str, str], list] = {}
         self.new_first_kits: list[dict] = []
@@ -103,7 +109,7 @@ class _Batch:
     def add(self, event: DownloadEvent) -> None:
         campaign = self.campaigns.get(event.campaign_id)
         day = montreal_day(event.occurred_at)
-        if campaign is None or not campaign.starts_on <= day <= campaign.ends_on:
+        if campaign is None or not campaign.in_season(day):
             return
         material_id = 0 if event.is_zip else self.material_of_version.get(
             event.material_version_id, 0)
@@ -111,26 +117,47 @@ class _Batch:
                 event.account_type, event.organization_type or "", event.personalized,
                 event.is_zip)
         figures = self.downloads[dims]
+        total = self.summary[(campaign.id, day, "total", "")]
         if event.is_robot:
             figures["robots"] += 1
+            total["robots"] += 1
             return
         key = (event.actor_id, item_key(event))
         state = self.fetch_states.get(key)
         if state is not None and event.occurred_at - state[0] <= DOUBLE_CLICK:
             figures["double_clicks"] += 1
+            total["double_clicks"] += 1
             return
         figures["downloads"] += 1
+        self._summarize_download(campaign.id, day, event, material_id)
         hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
         if state is None:
             self.fetch_states[key] = [event.occurred_at, hour, True, True]
             figures["unique_downloads"] += 1
+            total["unique_downloads"] += 1
         else:
             if state[1] != hour:
                 figures["unique_downloads"] += 1
+                total["unique_downloads"] += 1
                 state[1] = hour
             state[0] = event.occurred_at
             state[3] = True
         self._first_seen(campaign, day, event)
+
+    def _summarize_download(self, campaign_id, day, event, material_id) -> None:
+        """A counted download in DailySummary: the day's total and each breakdown."""
+        total = self.summary[(campaign_id, day, "total", "")]
+        total["downloads"] += 1
+        total["personalized_downloads"] += event.personalized
+        total["zip_downloads"] += event.is_zip
+        breakdowns = [("kit", str(event.kit_id)), ("region", event.region or ""),
+                      ("account_type", event.account_type)]
+        if material_id:
+            breakdowns.append(("material", str(material_id)))
+        if event.account_type == "organization":
+            breakdowns.append(("organization_type", event.organization_type or ""))
+        for breakdown, key in breakdowns:
+            self.summary[(campaign_id, day, breakdown, key)]["downloads"] += 1
 
     def _first_seen(self, campaign, day, event) -> None:
         region, org_type = event.region or "", event.organization_type or ""
@@ -143,6 +170,9 @@ class _Batch:
                 "organization_type": org_type})
             self.firsts[(campaign.id, day, event.kit_id, region, event.account_type,
                          org_type)]["kits_distributed"] += 1
+            for breakdown, key in (("total", ""), ("region", region),
+                                   ("account_type", event.account_type)):
+                self.summary[(campaign.id, day, breakdown, key)]["kits_distributed"] += 1
         if event.account_type == "organization" and (campaign.id, event.actor_id) \
                 not in self.known_orgs:
             self.known_orgs.add((campaign.id, event.actor_id))
@@ -151,6 +181,9 @@ class _Batch:
                 "region": region, "organization_type": org_type})
             self.firsts[(campaign.id, day, 0, region, "organization",
                          org_type)]["organizations_reached"] += 1
+            for breakdown, key in (("total", ""), ("region", region),
+                                   ("organization_type", org_type)):
+                self.summary[(campaign.id, day, breakdown, key)]["organizations_reached"] += 1
 
     def write(self) -> None:
         new_states, changed_states = [], []
@@ -180,6 +213,7 @@ class _Batch:
                self.downloads)
         _merge(DailyFirsts, ("campaign_id", "day", "kit_id", "region", "account_type",
                              "organization_type"), self.firsts)
+        _merge(DailySummary, ("campaign_id", "day", "breakdown", "key"), self.summary)
 
 
 def _chunks(items: list, size: int):
@@ -287,8 +321,7 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
         seen: set[tuple] = set()
         for scan, campaign_id in ready:
             campaign = campaigns.get(campaign_id)
-            if campaign is None or scan.is_robot or not (
-                    campaign.starts_on <= scan.day <= campaign.ends_on):
+            if campaign is None or scan.is_robot or not campaign.in_season(scan.day):
                 continue
             counters = figures[(campaign.id, scan.day)]
             counters["scans"] += 1
@@ -306,6 +339,24 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
         processed += len(ready)
         if len(ready) < len(rows) or len(rows) < batch_size:
             return processed
+
+
+ROLLUP_MODELS = (DailyDownloads, DailyFirsts, DailySummary, FirstKit, FirstOrganization,
+                 FetchState, DailyScans, RollupState)
+
+
+def rebuild() -> int:
+    """Count everything again from the events and scans (which are never changed): the
+    rollup tables and their watermarks are emptied in one transaction, then caught up.
+
+    For a season staff moved, or rules that changed. Until it is done the figures grow
+    from zero; a rollup running meanwhile finds its watermark gone and gives way
+    (compare-and-set), so nothing is counted twice.
+    """
+    for model in ROLLUP_MODELS:
+        db.session.execute(delete(model))
+    db.session.commit()
+    return catch_up()
 
 
 def catch_up(max_batches: int | None = None) -> int:

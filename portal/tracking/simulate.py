@@ -1,7 +1,7 @@
 """Synthetic download events for demonstrations and benchmarks (`flask simulate-week`).
 
-They look like a real week: spread over its days (the national day busiest) and daytime
-hours, over regions, kits, materials and kinds of account, with some robots and double
+They look like a real season: spread over its days (the week busier, the national day
+busiest, February's preparation steady, the weeks after quieter) and daytime hours, over regions, kits, materials and kinds of account, with some robots and double
 clicks. Only this command writes events outside ``tracking.events``, and only
 synthetic ones, in bulk, for a campaign a staff member chose to fill.
 """
@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from portal.clock import MONTREAL
 from portal.extensions import db
 from portal.models import Campaign, DownloadEvent, Kit
-from portal.reference import AUDIENCE_ROLES, ORGANIZATION_TYPES, REGIONS
+from portal.reference import ORGANIZATION_TYPES, REGIONS, audience_kinds, roles_in
 
 # Rough weights: where people live, and when they download.
 REGION_WEIGHTS = {"06": 24, "16": 17, "03": 9, "15": 8, "14": 6, "12": 5, "13": 5, "05": 4,
@@ -29,21 +29,23 @@ DOUBLE_CLICK_SHARE = 0.03
 
 def simulate_week(campaign: Campaign, events: int, seed: int | None = None,
                   progress=None) -> int:
-    """Insert ``events`` synthetic download events into the campaign's week."""
+    """Insert ``events`` synthetic download events into the campaign's season."""
     rng = random.Random(seed)
     kits = list(db.session.scalars(select(Kit).where(Kit.campaign_id == campaign.id)))
     if not kits:
         raise ValueError(f"campaign {campaign.year} has no kits")
     items = {kit.id: [m for m in kit.materials if m.current_version_id] for kit in kits}
     actors = _actors(rng, max(50, events // 8))
-    days = [campaign.starts_on + timedelta(days=n)
-            for n in range((campaign.ends_on - campaign.starts_on).days + 1)]
-    day_weights = [3 if day == campaign.national_day else 1 + (n % 3) * 0.3
+    days = [campaign.opens_on + timedelta(days=n)
+            for n in range((campaign.closes_on - campaign.opens_on).days + 1)]
+    weights = {"before": 1, "week": 4, "after": 0.5}
+    day_weights = [12 if day == campaign.national_day
+                   else weights[campaign.part_of_season(day)] * (1 + (n % 3) * 0.3)
                    for n, day in enumerate(days)]
     rows = []
     while len(rows) < events:
         actor = rng.choice(actors)
-        allowed = [k for k in kits if actor["account_type"] in AUDIENCE_ROLES[k.audience]]
+        allowed = [k for k in kits if actor["account_type"] in roles_in(audience_kinds(k.audience))]
         kit = rng.choice(allowed or kits)
         day = rng.choices(days, day_weights)[0]
         hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
