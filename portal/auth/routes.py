@@ -32,6 +32,7 @@ from portal.auth.services import (
     authenticate,
     check_totp,
     enable_totp,
+    end_sessions,
     new_totp_secret,
     register,
     reset_password,
@@ -283,9 +284,13 @@ def reset_password_form(token):
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    # Every session of the account ends on the server (a copied session or remember
+    # cookie no longer fits), and this browser's cookies go.
+    end_sessions(current_user)
     language = session.get("lang")
     session.clear()
+    # After the clear: logout_user() marks the remember cookie for deletion in the session.
+    logout_user()
     if language:
         session["lang"] = language
     flash(_l("You are signed out."), "success")

@@ -206,6 +206,17 @@ def decide_organization(account: Account, approve: bool, reason: str = "") -> bo
     return decided.rowcount == 1
 
 
+def end_sessions(account: Account) -> None:
+    """Sign-out: every session of the account, remembered ones included, ends on the
+    server, so a session or remember cookie copied before it (a shared computer) no
+    longer signs anyone in."""
+    from sqlalchemy import update
+
+    db.session.execute(update(Account).where(Account.id == account.id)
+                       .values(session_version=Account.session_version + 1))
+    db.session.commit()
+
+
 def suspend(account: Account) -> None:
     if account.is_staff:
         raise AccountError("staff_accounts_are_not_suspended_here")
