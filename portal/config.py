@@ -95,6 +95,10 @@ def environment_settings(instance_path: Path) -> dict:
         "CLOCK_START": clock_start,
         "CLOCK_ANCHOR": clock_anchor if clock_start is not None else None,
         "JOB_TIMEOUT": _int_env("JOB_TIMEOUT", 1800),
+        # Threads of each server process for mail (without Redis) and jobs (without a
+        # worker): bounded, so a burst of mail queues up instead of starting threads.
+        "MAIL_THREADS": _int_env("MAIL_THREADS", 4),
+        "JOB_THREADS": _int_env("JOB_THREADS", 2),
         "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
         "PDF_RENDER_TIMEOUT": _int_env("PDF_RENDER_TIMEOUT", 20),

@@ -220,3 +220,16 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
     assert totals["downloads"] == "2"
     assert totals["kits_distributed"] == "1" and totals["organizations_reached"] == "1"
     assert totals["zip_downloads"] == "1"
+
+
+def test_each_server_has_its_own_control_socket(servers):
+    import runpy
+
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    sockets = {settings["control_socket_for"]([url.removeprefix("http://")])
+               for url in servers.urls}
+    assert len(sockets) == 2
+    deadline = time.monotonic() + 10  # made once the first workers run
+    while not all(os.path.exists(path) for path in sockets) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(os.path.exists(path) for path in sockets), sockets
