@@ -1,4 +1,5 @@
-"""Single-use links sent by mail: verify an address, reset a password.
+"""Single-use links sent by mail: verify an address, reset a password, set up a staff
+member's second factor.
 
 A link's token is signed and timed (itsdangerous, salted by purpose) and names a row of
 ``account_token`` with a random secret whose SHA-256 only is stored. It is good once:
@@ -20,7 +21,8 @@ from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.models import Account, AccountToken
 
-LIFETIMES = {"verify": timedelta(days=3), "reset": timedelta(hours=2)}
+LIFETIMES = {"verify": timedelta(days=3), "reset": timedelta(hours=2),
+             "second_factor": timedelta(hours=24)}
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
