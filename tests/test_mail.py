@@ -57,7 +57,6 @@ def test_a_mail_that_fails_is_tried_again_by_the_queue(app, client, citizen, out
     connection = job_queue.redis_connection(REDIS_URL)
     queue = Queue(job_queue.QUEUE_NAME, connection=connection)
     queue.empty()
-    smtp_url = app.config["SMTP_URL"]
     monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:9")  # the server is down
     reset_requests(client, citizen, 1)
     job = queue.jobs[0]

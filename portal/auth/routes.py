@@ -27,6 +27,7 @@ from portal.auth.forms import (
     ResetRequestForm,
     TwoFactorForm,
 )
+from portal.auth.second_factor import LINK_LIFETIME, pending_setup, use_setup_link
 from portal.auth.services import (
     AccountError,
     authenticate,
@@ -42,7 +43,6 @@ from portal.auth.services import (
     verification_token,
     verify_email,
 )
-from portal.auth.second_factor import LINK_LIFETIME, pending_setup, use_setup_link
 from portal.auth.tokens import peek
 from portal.extensions import db, limiter
 from portal.i18n import current_language
