@@ -28,6 +28,21 @@ class TrackingError(RuntimeError):
     """The download event could not be recorded; the download must not go out."""
 
 
+def request_records_a_download(request) -> bool:
+    """Whether this request for a file, if answered, is a download to record: a GET (HEAD
+    sends no file) that asks for the whole file or for a part starting at byte 0. A
+    ``Range`` starting further on (a resumed download, or a script asking for one byte
+    again and again) is answered but not recorded: the download it continues already
+    was. A ``Range`` header that cannot be read is ignored by the answer too (the whole
+    file goes out), so it is recorded."""
+    if request.method != "GET":
+        return False
+    if "Range" not in request.headers or request.range is None:
+        return True
+    first_start = request.range.ranges[0][0] if request.range.ranges else 0
+    return first_start == 0
+
+
 def record_download(
     account: Account,
     kit: Kit,

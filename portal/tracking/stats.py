@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.models import Campaign, Kit, Material, PersonalizedDocument
 from portal.models.stats import DailyDownloads, DailyFirsts, DailyScans
 from portal.reference import ORGANIZATION_TYPES, REGIONS
+from portal.tracking.rollup import DAILY_CAP
 
 
 class FilterError(ValueError):
@@ -56,6 +57,8 @@ class Figures:
     # Printed copies shipped (portal/orders/figures.py): counted apart, never added to
     # the download figures.
     printed: dict | None = None
+    # The counted downloads one account may make in a day (tracking.rollup.DAILY_CAP).
+    daily_cap: int = DAILY_CAP
 
 
 def _where(model, campaign: Campaign, filters: Filters, kit_column=True):
@@ -123,6 +126,7 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
     rows = _raw_rows(select(
         d.day, d.kit_id, d.material_id, d.region, d.account_type, d.organization_type,
         d.personalized, d.is_zip, d.downloads, d.unique_downloads, d.robots, d.double_clicks,
+        d.over_daily_cap,
     ).where(*_where(d, campaign, filters)))
     totals = defaultdict(int)
     per_day = {day: {"day": day, "downloads": 0, "kits_distributed": 0,
@@ -132,11 +136,12 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
     by_type = {t: defaultdict(int) for t in ("organization", "citizen", "staff")}
     by_org_type = {t: defaultdict(int) for t in ORGANIZATION_TYPES}
     for (day, kit_id, material_id, region, account_type, org_type, personalized, is_zip,
-         downloads, unique, robots, doubles) in rows:
+         downloads, unique, robots, doubles, over_cap) in rows:
         totals["downloads"] += downloads
         totals["unique_downloads"] += unique
         totals["robots_excluded"] += robots
         totals["double_clicks_excluded"] += doubles
+        totals["over_daily_cap_excluded"] += over_cap
         if personalized:
             totals["personalized_downloads"] += downloads
         if is_zip:
@@ -178,7 +183,8 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
 
     figures.totals = {name: int(totals[name]) for name in (
         "downloads", "unique_downloads", "personalized_downloads", "zip_downloads",
-        "robots_excluded", "double_clicks_excluded", "kits_distributed",
+        "robots_excluded", "double_clicks_excluded", "over_daily_cap_excluded",
+        "kits_distributed",
         "organizations_reached")}
     figures.totals.update(target_kits=campaign.target_kits,
                           target_organizations=campaign.target_organizations)
