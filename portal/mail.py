@@ -80,12 +80,18 @@ def render_mail(to: str, template: str, language: str, subject: str,
                 **context) -> EmailMessage:
     """``templates/mail/<template>.txt`` rendered in the recipient's language.
 
-    ``subject`` is a lazy string so it is translated in that language too."""
+    ``subject`` is a lazy string so it is translated in that language too. A mail greets
+    the account's holder by name only at the account's confirmed address: anyone can
+    register any address with any "name", which must not reach a stranger's mailbox."""
+    account = context.get("account")
+    greeting_name = (account.display_name if account is not None and account.is_verified
+                     and to == account.email else None)
     with force_locale(BABEL_LOCALES.get(language, "fr_CA")):
         from portal.layout import help_lines
 
         text = render_template(f"mail/{template}.txt", language=language,
-                               help_lines=help_lines(language), **context)
+                               help_lines=help_lines(language), greeting_name=greeting_name,
+                               **context)
         subject_text = str(subject)
     return build_message(to, subject_text, text)
 
