@@ -1,4 +1,4 @@
-"""Submitting a job: the row first, then an RQ queue (Redis) or a background thread.
+"""Submitting a job: the row first, then an RQ queue (Redis) or the job pool.
 
 With PORTAL_REDIS_URL set, jobs go to the RQ queue ``portal`` and run on a worker
 (``flask --app wsgi worker``). Without Redis, or if Redis does not answer, the same job
