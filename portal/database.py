@@ -25,18 +25,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _explicit_transactions(engine: Engine) -> None:
-    """Let SQLAlchemy, not pysqlite, start transactions, so SAVEPOINTs work (tests use them)."""
-
-    @event.listens_for(engine, "connect")
-    def _no_implicit_begin(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
-
-
 # How long a connection may sit in the pool and still be handed out without a ping.
 PING_AFTER_IDLE_SECONDS = 5.0
 
@@ -78,8 +66,6 @@ def init_app(app: Flask) -> None:
                                                              PING_AFTER_IDLE_SECONDS))
         if uri.startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
-            if app.config.get("SQLITE_EXPLICIT_TRANSACTIONS"):
-                _explicit_transactions(db.engine)
 
 
 def is_sqlite(engine: Engine) -> bool:

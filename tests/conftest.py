@@ -118,10 +118,27 @@ class JobsWhenWaitedFor:
         return True
 
 
-def test_app(settings: dict):
-    """The portal configured for tests: its jobs run when a test waits for them."""
+def test_app(settings: dict, explicit_transactions: bool = True):
+    """The portal configured for tests: its jobs run when a test waits for them and, on
+    SQLite, SQLAlchemy rather than pysqlite starts transactions, so each test's outer
+    transaction and the SAVEPOINTs inside it work (the ``isolated`` fixture)."""
     app = create_app(settings)
     app.extensions["portal.pools"]["jobs"] = JobsWhenWaitedFor()
+    if explicit_transactions and settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+            engine = db.engine
+
+            @event.listens_for(engine, "connect")
+            def _no_implicit_begin(dbapi_connection, _record):
+                dbapi_connection.isolation_level = None
+
+            @event.listens_for(engine, "begin")
+            def _begin(connection):
+                connection.exec_driver_sql("BEGIN")
+
+            engine.dispose()  # no connection made before these listeners stays
     return app
 
 
@@ -134,7 +151,6 @@ def settings_for_tests(base: Path, url: str, smtp_port: int) -> dict:
         "INSTANCE_PATH": str(base / "instance"),
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLITE_EXPLICIT_TRANSACTIONS": True,
         "STORAGE_BACKEND": "local",
         "STORAGE_PATH": str(base / "storage"),
         "MAIL_FOLDER": str(base / "mail"),
@@ -165,7 +181,6 @@ def production_like_app(app, smtp_inbox):
     transaction handling (as in production): for tests where threads commit for real."""
     settings = settings_for_tests(Path(app.config["TEST_BASE"]), app.config["SQLALCHEMY_DATABASE_URI"],
                              smtp_inbox[1])
-    settings["SQLITE_EXPLICIT_TRANSACTIONS"] = False
     second = create_app(settings)
     yield second
     with second.app_context():

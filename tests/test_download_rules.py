@@ -132,8 +132,7 @@ def redirecting_portal(app, s3_endpoint, smtp_inbox, monkeypatch):
     settings = settings_for_tests(Path(app.config["TEST_BASE"]),
                                   app.config["SQLALCHEMY_DATABASE_URI"], smtp_inbox[1])
     settings.update({"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET,
-                     "S3_ENDPOINT_URL": s3_endpoint, "S3_REGION": "us-east-1",
-                     "SQLITE_EXPLICIT_TRANSACTIONS": False})
+                     "S3_ENDPOINT_URL": s3_endpoint, "S3_REGION": "us-east-1"})
     portal = create_app(settings)
     with portal.app_context():
         before = db.session.scalar(select(func.max(Account.id))) or 0

@@ -90,7 +90,9 @@ def servers(tmp_path_factory, database_url, s3_endpoint):
            "PORTAL_WORKERS": "1", "PORTAL_THREADS": "2"}
     env.pop("PORTAL_SMTP_URL", None)
     if redis_is_up():
-        env["PORTAL_REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        # A Redis database of its own: the worker started below must take no other
+        # test's jobs (tests/test_jobs.py uses 15).
+        env["PORTAL_REDIS_URL"] = "redis://127.0.0.1:6379/12"
     for command in (["db", "upgrade"], ["import-materials"]):
         subprocess.run([FLASK, "--app", "wsgi", *command], cwd=PROJECT_ROOT, env=env,
                        check=True, capture_output=True, timeout=300)
@@ -99,6 +101,14 @@ def servers(tmp_path_factory, database_url, s3_endpoint):
                            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
     assert "created" in staff.stdout
     processes, urls = [], []
+    if "PORTAL_REDIS_URL" in env:
+        # With Redis, mail and jobs wait on its queue for a worker, as in production.
+        import redis
+
+        redis.Redis.from_url(env["PORTAL_REDIS_URL"]).flushdb()
+        processes.append(subprocess.Popen(
+            [FLASK, "--app", "wsgi", "worker"], cwd=PROJECT_ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=(base / "worker.log").open("wb")))
     servers.mail_folder = base / "mail"
     servers.s3_endpoint = s3_endpoint
     for _ in range(2):
@@ -148,10 +158,7 @@ def csrf_token(session: requests.Session, url: str) -> str:
 
 
 def last_mail_link(folder: Path) -> str:
-    newest = max(folder.glob("*.eml"), key=lambda path: path.stat().st_mtime)
-    body = message_from_bytes(newest.read_bytes(), policy=policy.default) \
-        .get_body(("plain",)).get_content()
-    return re.search(r"https?://\S+/account/verify/\S+", body).group(0)
+    return mail_link(folder, "/account/verify/")
 
 
 def server_totp(page: str) -> str:
@@ -163,16 +170,21 @@ def server_totp(page: str) -> str:
     return pyotp.TOTP(secret).now()
 
 
-def mail_link(folder: Path, path: str) -> str:
-    """The link to ``path`` in the mail folder's newest mail that has one."""
-    for mail in sorted(folder.glob("*.eml"), key=lambda item: item.stat().st_mtime,
-                       reverse=True):
-        body = message_from_bytes(mail.read_bytes(), policy=policy.default) \
-            .get_body(("plain",)).get_content()
-        found = re.search(rf"https?://\S+{path}\S+", body)
-        if found:
-            return found.group(0)
-    raise AssertionError(f"no mail with a link to {path}")
+def mail_link(folder: Path, path: str, seconds: float = 30) -> str:
+    """The link to ``path`` in the mail folder's newest mail that has one (waiting for
+    the worker or the server's mail pool to write it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for mail in sorted(folder.glob("*.eml"), key=lambda item: item.stat().st_mtime,
+                           reverse=True):
+            body = message_from_bytes(mail.read_bytes(), policy=policy.default) \
+                .get_body(("plain",)).get_content()
+            found = re.search(rf"https?://\S+{path}\S+", body)
+            if found:
+                return found.group(0)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail with a link to {path}")
+        time.sleep(0.2)
 
 
 def test_two_servers_serve_the_same_users_and_figures(servers):
