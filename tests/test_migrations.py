@@ -64,14 +64,17 @@ needs_postgresql = pytest.mark.skipif(
 @pytest.mark.parametrize("start", [None, *revisions()[:-1]])
 def test_upgrade_postgresql_from_empty_and_each_earlier_revision(tmp_path, start):
     server = normalize_database_url(os.environ["PORTAL_TEST_DATABASE_URL"])
+    # Named after the test database: runs on other test databases of the same server
+    # (several worktrees at once) each have their own.
+    name = "portal_migration_check_" + server.rsplit("/", 1)[1].split("?")[0]
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS portal_migration_check"))
-        connection.execute(text("CREATE DATABASE portal_migration_check"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
     try:
-        url = server.rsplit("/", 1)[0] + "/portal_migration_check"
+        url = server.rsplit("/", 1)[0] + "/" + name
         assert upgrade_and_compare(url, tmp_path, start) == []
     finally:
         with admin.connect() as connection:
-            connection.execute(text("DROP DATABASE IF EXISTS portal_migration_check"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         admin.dispose()

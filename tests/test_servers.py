@@ -36,13 +36,16 @@ def database_url(tmp_path_factory):
         yield f"sqlite:///{tmp_path_factory.mktemp('servers') / 'portal.db'}"
         return
     server = normalize_database_url(TEST_DATABASE_URL)
+    # Named after the test database: runs on other test databases of the same server
+    # (several worktrees at once) each have their own.
+    name = "portal_two_servers_" + server.rsplit("/", 1)[1].split("?")[0]
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS portal_two_servers WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE portal_two_servers"))
-    yield server.rsplit("/", 1)[0] + "/portal_two_servers"
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield server.rsplit("/", 1)[0] + "/" + name
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS portal_two_servers WITH (FORCE)"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 
