@@ -156,3 +156,27 @@ def test_codes_follow_real_time_even_with_a_demonstration_clock(app, client, mak
 @pytest.mark.parametrize("token", ["", "a", "x" * 400, "..%2F..", "ü" * 10])
 def test_odd_setup_links_are_refused_cleanly(client, token):
     assert client.get(SETUP + token).status_code in (400, 404)
+
+
+def test_once_the_link_is_opened_the_code_may_be_posted_to_the_sign_in_step(client, runner,
+                                                                              outbox):
+    account, link = new_staff(runner, outbox)
+    sign_in_password(client, account)
+    secret = key_on(client.get(link).get_data(as_text=True))
+    # The session names the link's row, never the link or the key.
+    assert secret not in str(client.get_cookie("session").value)
+    assert link.rsplit("/", 1)[1] not in str(client.get_cookie("session").value)
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert key_on(page) == secret and 'name="code"' in page
+    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 302 and client.get("/staff/dashboard").status_code == 200
+    assert client.get(link).status_code == 400  # used up
+
+
+def test_a_link_row_in_another_accounts_session_sets_nothing_up(app, client, runner, outbox):
+    first, first_link = new_staff(runner, outbox, "un@msp.example.gouv.qc.ca")
+    second, _ = new_staff(runner, outbox, "deux@msp.example.gouv.qc.ca")
+    sign_in_password(client, second)
+    client.get(first_link)  # another account's link: not remembered for this sign-in
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert "totp-key" not in page

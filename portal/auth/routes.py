@@ -27,7 +27,12 @@ from portal.auth.forms import (
     ResetRequestForm,
     TwoFactorForm,
 )
-from portal.auth.second_factor import LINK_LIFETIME, pending_setup, use_setup_link
+from portal.auth.second_factor import (
+    LINK_LIFETIME,
+    pending_setup,
+    pending_setup_by_row,
+    use_setup_link,
+)
 from portal.auth.services import (
     AccountError,
     authenticate,
@@ -221,7 +226,7 @@ def _signed_in_with_second_factor(pending: dict, account: Account):
 def two_factor():
     """The second step of a staff sign-in: a TOTP code. A staff member without a second
     factor is told that its set-up link was mailed (``second_factor_setup``): a password
-    alone never shows a key."""
+    alone never shows a key. Once this browser opened that link, it sets up here too."""
     step = _password_step()
     if step is None:
         session.pop("two_factor", None)
@@ -230,6 +235,9 @@ def two_factor():
     if totp_locked(account):
         return _too_many_codes()
     if account.totp_enabled_at is None:
+        link_row = pending.get("setup_link")
+        if link_row is not None and pending_setup_by_row(link_row, account):
+            return _enrolment(account, link_row)
         return render_template("auth/two_factor_mailed.html",
                                hours=int(LINK_LIFETIME.total_seconds() // 3600))
     form = TwoFactorForm()
@@ -248,19 +256,29 @@ def two_factor():
 @bp.route("/two-factor/setup/<token>", methods=["GET", "POST"])
 @limiter.limit(AUTH_LIMIT, methods=["POST"])
 def second_factor_setup(token):
-    """The mailed set-up link: the key (kept on the server) and the first code. A right
-    code uses the link up and turns the second factor on; it also signs in when this
-    browser has just given the account's password."""
-    account = pending_setup(token)
-    if account is None:
+    """The mailed set-up link: the key (kept on the server) and the first code."""
+    found = pending_setup(token)
+    if found is None:
         return render_template("auth/two_factor_link.html"), 400
+    account, link_row = found
+    step = _password_step(account.id)
+    if step is not None:  # this browser has just given the password: it may go on there
+        step[0]["setup_link"] = link_row
+        session["two_factor"] = step[0]
+    return _enrolment(account, link_row)
+
+
+def _enrolment(account: Account, link_row: int):
+    """The set-up page (the key and the code field) and its first code. A right code uses
+    the link up and turns the second factor on; it also signs in when this browser has
+    just given the account's password."""
     if totp_locked(account):
         return _too_many_codes()
     form = TwoFactorForm()
     wrong = False
     if form.validate_on_submit():
         used = check_totp(account.totp_secret, form.code.data, None)
-        if used is not None and use_setup_link(token) and \
+        if used is not None and use_setup_link(link_row) and \
                 enable_totp(account, account.totp_secret, used):
             step = _password_step(account.id)
             if step is not None:

@@ -6,7 +6,10 @@ account a new pending secret, kept on the server only (``Account.totp_secret`` w
 ``totp_enabled_at`` is empty), and mail the staff member a link, bound to the account,
 that works once and for ``LINK_LIFETIME``. Only that link shows the key; the sign-in page
 of a staff member without a second factor says that the link was mailed, and nothing
-more. The command hands the mail to the mail server before it returns.
+more. Once the link is opened in the browser that has just given the password, that
+browser's sign-in page also takes the first code (the session keeps the link's row id,
+never the link or the secret). The command hands the mail to the mail server before it
+returns.
 """
 from __future__ import annotations
 
@@ -49,9 +52,23 @@ def mail_setup_link(account: Account) -> None:
                          link=current_app.config["PUBLIC_URL"] + path))
 
 
-def pending_setup(token: str) -> Account | None:
-    """The staff account a good, unused set-up link names, while its factor is pending."""
+def pending_setup(token: str) -> tuple[Account, int] | None:
+    """The staff account a good, unused set-up link names, while its factor is pending,
+    and the id of the link's row."""
     row = tokens.peek(token, PURPOSE)
+    account = _pending_account(row)
+    return None if account is None else (account, row.id)
+
+
+def pending_setup_by_row(row_id, account: Account) -> bool:
+    """Whether the link row this browser opened (its id kept in the session, never the
+    link or the secret) is still good for ``account``."""
+    row = tokens.peek_row(row_id, PURPOSE)
+    found = _pending_account(row)
+    return found is not None and found.id == account.id
+
+
+def _pending_account(row) -> Account | None:
     if row is None:
         return None
     account = db.session.get(Account, row.account_id)
@@ -61,6 +78,6 @@ def pending_setup(token: str) -> Account | None:
     return account
 
 
-def use_setup_link(token: str) -> bool:
+def use_setup_link(row_id: int) -> bool:
     """The link is used up (once, even when two requests send it at the same instant)."""
-    return tokens.redeem(token, PURPOSE) is not None
+    return tokens.redeem_row(row_id, PURPOSE)
