@@ -41,7 +41,7 @@ def trust_proxies(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, sign-in, CSRF, languages, rate limits and storage."""
-    from portal import database, i18n, layout, storage
+    from portal import background, database, i18n, layout, storage
     from portal.extensions import csrf, db, limiter, login_manager, migrate
     from portal.models import Account
 
@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     limiter.init_app(app)
     storage.init_app(app)
+    background.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"

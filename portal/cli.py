@@ -43,6 +43,22 @@ def create_staff_command(email: str, password_stdin: bool, generate: bool, if_mi
     click.echo(f"Staff account created for {email}.")
     if generate:
         click.echo(f"Its password (shown only now, keep it safe): {password}")
+    _mail_second_factor_link(account)
+
+
+def _mail_second_factor_link(account) -> None:
+    """Mail the staff member the link that sets up their second factor; the command
+    returns once the mail server has it (or fails, saying so)."""
+    from portal.auth.second_factor import mail_setup_link
+    from portal.mail import MailError
+
+    try:
+        mail_setup_link(account)
+    except MailError as exc:
+        raise click.ClickException(
+            f"The set-up link could not be mailed ({exc}); run "
+            f"`flask --app wsgi reset-second-factor {account.email}` once mail works.") from exc
+    click.echo(f"A link to set up the second factor was mailed to {account.email}.")
 
 
 @click.command("import-materials")
@@ -114,8 +130,9 @@ def reset_second_factor_command(email: str):
         raise click.ClickException(f"No staff account for {email}.")
     reset_second_factor(account)
     record("second_factor_reset", f"account:{account.id}", account.email)
-    click.echo(f"Second factor of {account.email} reset: it is set up again at the next "
-               "sign-in.")
+    click.echo(f"Second factor of {account.email} reset: it is set up again through the "
+               "link mailed now.")
+    _mail_second_factor_link(account)
 
 
 @click.command("rollup")

@@ -33,6 +33,25 @@ def _int_env(name: str, default: int) -> int:
         raise ConfigurationError(f"PORTAL_{name} must be a whole number, got {raw!r}") from exc
 
 
+# Downloads per account (the session's account, else the address): far above what a
+# person does (a whole kit is one ZIP, or a dozen files), low enough that a script
+# cannot make thousands. The load test raises it (bench/load.py).
+DOWNLOAD_RATE_LIMIT = "60 per minute;600 per hour"
+# QR scans per address: a class behind one school address still gets through; past
+# it, scans are not recorded and the help page is answered with 429.
+QR_SCAN_LIMIT = "30 per minute"
+
+
+def _check_limit(name: str, value: str) -> None:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"PORTAL_{name} must be a rate such as '60 per minute', got {value!r}") from exc
+
+
 def normalize_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever spelling the operator used."""
     for prefix in ("postgres://", "postgresql://"):
@@ -75,6 +94,10 @@ def environment_settings(instance_path: Path) -> dict:
                     f"{name} must be an ISO 8601 time, got {value!r}") from exc
     if _int_env("TRUSTED_PROXIES", 0) < 0:
         raise ConfigurationError("PORTAL_TRUSTED_PROXIES is a number of proxies (0 or more)")
+    limits = {name: _env(name, default) for name, default in (
+        ("DOWNLOAD_RATE_LIMIT", DOWNLOAD_RATE_LIMIT), ("QR_SCAN_LIMIT", QR_SCAN_LIMIT))}
+    for name, value in limits.items():
+        _check_limit(name, value)
     database_url = _env("DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}")
     return {
         "PORTAL_ENV": env,
@@ -95,6 +118,11 @@ def environment_settings(instance_path: Path) -> dict:
         "CLOCK_START": clock_start,
         "CLOCK_ANCHOR": clock_anchor if clock_start is not None else None,
         "JOB_TIMEOUT": _int_env("JOB_TIMEOUT", 1800),
+        # Threads of each server process for mail (without Redis) and jobs (without a
+        # worker): bounded, so a burst of mail queues up instead of starting threads.
+        **limits,
+        "MAIL_THREADS": _int_env("MAIL_THREADS", 4),
+        "JOB_THREADS": _int_env("JOB_THREADS", 2),
         "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
         "PDF_RENDER_TIMEOUT": _int_env("PDF_RENDER_TIMEOUT", 20),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from portal.extensions import db
 
@@ -21,18 +20,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _explicit_transactions(engine: Engine) -> None:
-    """Let SQLAlchemy, not pysqlite, start transactions, so SAVEPOINTs work (tests use them)."""
-
-    @event.listens_for(engine, "connect")
-    def _no_implicit_begin(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
-
-
 def init_app(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
@@ -43,5 +30,3 @@ def init_app(app: Flask) -> None:
     if uri.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
-            if app.config.get("SQLITE_EXPLICIT_TRANSACTIONS"):
-                _explicit_transactions(db.engine)

@@ -100,9 +100,15 @@ def init_app(app: Flask) -> None:
         refresh()
         asked = request.args.get("lang")
         if asked in LANGUAGES and session.get("lang") != asked:
-            session["lang"] = asked
-            if getattr(current_user, "is_authenticated", False) and current_user.locale != asked:
-                from portal.extensions import db
+            session["lang"] = asked  # this page and the session, whatever the method
+        # The account's stored language (that of its mails) follows the session's only on
+        # a POST: a link from another site (GET /?lang=en) changes what this browser shows,
+        # never the account; a POST carries the CSRF token, checked before this runs.
+        chosen = session.get("lang")
+        if request.method == "POST" and chosen in LANGUAGES and \
+                getattr(current_user, "is_authenticated", False) and \
+                current_user.locale != chosen:
+            from portal.extensions import db
 
-                current_user.locale = asked
-                db.session.commit()
+            current_user.locale = chosen
+            db.session.commit()

@@ -18,3 +18,25 @@ def keyed_hash(value: str, purpose: str) -> str:
 def hashed_client_address() -> str:
     """The rate-limit key of the current request: a keyed hash of the client address."""
     return keyed_hash(request.remote_addr or "unknown", "ratelimit")
+
+
+def download_rate_key() -> str:
+    """The rate-limit key of a download: the account the session names (a keyed hash of
+    its id), so a limit follows one account across addresses; the address without one."""
+    from flask import session
+
+    from portal.auth.sessions import SessionId
+
+    session_id = SessionId.parse(session.get("_user_id"))
+    if session_id is None:
+        return hashed_client_address()
+    return keyed_hash(f"account:{session_id.account_id}", "ratelimit")
+
+
+def download_rate_limit() -> str:
+    """PORTAL_DOWNLOAD_RATE_LIMIT, read per request (the load test raises it)."""
+    return current_app.config["DOWNLOAD_RATE_LIMIT"]
+
+
+def qr_scan_limit() -> str:
+    return current_app.config["QR_SCAN_LIMIT"]

@@ -85,7 +85,7 @@ def reset_database(url: str) -> None:
 def app(tmp_path_factory, smtp_inbox):
     base = tmp_path_factory.mktemp("portal")
     url = normalize_database_url(TEST_DATABASE_URL or f"sqlite:///{base / 'test.db'}")
-    app = create_app(settings_for_tests(base, url, smtp_inbox[1]))
+    app = test_app(settings_for_tests(base, url, smtp_inbox[1]))
     with app.app_context():
         reset_database(url)
         flask_migrate.upgrade()
@@ -96,13 +96,61 @@ def app(tmp_path_factory, smtp_inbox):
         db.engine.dispose()
 
 
+class JobsWhenWaitedFor:
+    """A job pool for tests: a job's thread starts when the test waits for it, not while
+    the request that submitted it still runs (every thread of a test shares the test's
+    one database connection, rolled back afterwards)."""
+
+    def __init__(self):
+        self._waiting = []
+
+    def submit(self, task, *args) -> None:
+        self._waiting.append((task, args))
+
+    def wait(self, timeout: float = 60) -> bool:
+        import threading
+
+        while self._waiting:
+            task, args = self._waiting.pop(0)
+            thread = threading.Thread(target=task, args=args)
+            thread.start()
+            thread.join(timeout)
+        return True
+
+
+def test_app(settings: dict, explicit_transactions: bool = True):
+    """The portal configured for tests: its jobs run when a test waits for them and, on
+    SQLite, SQLAlchemy rather than pysqlite starts transactions, so each test's outer
+    transaction and the SAVEPOINTs inside it work (the ``isolated`` fixture)."""
+    app = create_app(settings)
+    app.extensions["portal.pools"]["jobs"] = JobsWhenWaitedFor()
+    if explicit_transactions and settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+            engine = db.engine
+
+            @event.listens_for(engine, "connect")
+            def _no_implicit_begin(dbapi_connection, _record):
+                dbapi_connection.isolation_level = None
+
+            @event.listens_for(engine, "begin")
+            def _begin(connection):
+                connection.exec_driver_sql("BEGIN")
+
+            engine.dispose()  # no connection made before these listeners stays
+    return app
+
+
+test_app.__test__ = False  # a helper, not a test
+
+
 def settings_for_tests(base: Path, url: str, smtp_port: int) -> dict:
     return {
         "TESTING": True,
         "INSTANCE_PATH": str(base / "instance"),
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLITE_EXPLICIT_TRANSACTIONS": True,
         "STORAGE_BACKEND": "local",
         "STORAGE_PATH": str(base / "storage"),
         "MAIL_FOLDER": str(base / "mail"),
@@ -111,7 +159,6 @@ def settings_for_tests(base: Path, url: str, smtp_port: int) -> dict:
         "MATERIALS_PATH": str(PROJECT_ROOT / "materials"),
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
-        "JOBS_DEFER_THREADS": True,  # see portal/jobs/queue.py
         "TEST_BASE": str(base),
     }
 
@@ -134,7 +181,6 @@ def production_like_app(app, smtp_inbox):
     transaction handling (as in production): for tests where threads commit for real."""
     settings = settings_for_tests(Path(app.config["TEST_BASE"]), app.config["SQLALCHEMY_DATABASE_URI"],
                              smtp_inbox[1])
-    settings["SQLITE_EXPLICIT_TRANSACTIONS"] = False
     second = create_app(settings)
     yield second
     with second.app_context():
@@ -176,15 +222,16 @@ def runner(app):
 
 class Outbox:
     """The mails received during a test; reading it first waits for the portal's mail
-    threads to hand over what they hold."""
+    pool to hand over what it holds."""
 
-    def __init__(self, messages: list):
+    def __init__(self, messages: list, app):
         self._messages = messages
+        self._app = app
 
     def _wait(self) -> list:
-        from portal.mail import wait_for_mail
+        from portal.background import pool
 
-        wait_for_mail()  # the server files a mail before it answers the client's DATA
+        pool("mail", self._app).wait()  # the server files a mail before it answers DATA
         return self._messages
 
     def __len__(self):
@@ -204,11 +251,11 @@ class Outbox:
 
 
 @pytest.fixture
-def outbox(smtp_inbox):
+def outbox(app, smtp_inbox):
     """The mails received by the loopback SMTP server during this test."""
-    inbox = smtp_inbox[0]
-    inbox.messages.clear()
-    return Outbox(inbox.messages)
+    outbox = Outbox(smtp_inbox[0].messages, app)
+    outbox.clear()  # once the mail an earlier test handed over has gone
+    return outbox
 
 
 STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -252,12 +299,10 @@ def make_account(app):
 
 
 def totp_code(secret: str = STAFF_TOTP_SECRET) -> str:
-    """The code an authentication app shows now, by the portal's clock."""
+    """The code an authentication app shows now (real time, as a phone's)."""
     import pyotp
 
-    from portal.clock import now
-
-    return pyotp.TOTP(secret).at(now())
+    return pyotp.TOTP(secret).now()
 
 
 @pytest.fixture

@@ -168,3 +168,66 @@ def test_account_forms_survive_hostile_values(client, make_account, login, path,
     kept = db.session.get(Account, account.id)
     assert kept is not None and kept.email == "hostile@example.org"
     assert kept.pending_email is None
+
+
+# --- Issue 15: the second factor's set-up link, Range headers, QR links, direction marks --
+
+@given(segment=TEXT)
+def test_setup_and_qr_links_survive_hostile_segments(client, segment):
+    from urllib.parse import quote
+
+    for path in (f"/account/two-factor/setup/{quote(segment, safe='')}",
+                 f"/r/{quote(segment, safe='')}"):
+        assert_safe(client.get(path), [segment])
+        assert_safe(client.post(path, data={"code": segment}), [segment])
+
+
+@given(code=TEXT)
+def test_the_setup_form_survives_hostile_codes(client, make_account, code):
+    from portal.auth.second_factor import issue_setup_link
+
+    staff = make_account("staff", second_factor=False)
+    link = f"/account/two-factor/setup/{issue_setup_link(staff)}"
+    response = client.post(link, data={"code": code})
+    assert_safe(response, [code])
+    db.session.expire_all()
+    assert db.session.get(Account, staff.id).totp_enabled_at is None  # no code was right
+
+
+RANGE = st.one_of(st.sampled_from(["bytes=0-", "bytes=1-", "bytes=-1", "bytes=0-0,5-9",
+                                   "bytes=5-9,0-1", "bytes=9999999999-", "bytes=", "bytes",
+                                   "items=0-1", "bytes=-0", "bytes=1-0"]),
+                  st.text(alphabet="bytes=0123456789-, ", max_size=30))
+
+
+@given(header=RANGE)
+def test_range_headers_never_fail_and_record_only_from_byte_0(client, signed_in, header):
+    from werkzeug.http import parse_range_header
+
+    if db.session.scalars(select(Account)).first() is None or \
+            client.get_cookie("session") is None:
+        signed_in("organization")
+    before = db.session.scalar(select(func.count()).select_from(DownloadEvent))
+    response = client.get("/kits/trousse-organismes/affiche/fr/download",
+                          headers={"Range": header})
+    assert response.status_code < 500
+    recorded = db.session.scalar(select(func.count()).select_from(DownloadEvent)) - before
+    parsed = parse_range_header(header)
+    if parsed is not None and parsed.ranges and parsed.ranges[0][0] != 0:
+        assert recorded == 0, header
+
+
+BIDI_TEXT = st.builds(lambda before, mark, after: before + mark + after,
+                      st.text(max_size=20), st.sampled_from(
+                          [chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]]),
+                      st.text(max_size=20))
+
+
+@given(name=BIDI_TEXT)
+def test_no_account_or_profile_keeps_a_direction_control(client, name):
+    response = client.post("/account/register/citizen", data={
+        "display_name": name, "region": "", "email": "bidi@example.org",
+        "password": "une longue phrase secrète", "confirm": "une longue phrase secrète"})
+    assert response.status_code == 400
+    assert db.session.scalars(select(Account).where(
+        Account.email == "bidi@example.org")).first() is None

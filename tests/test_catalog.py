@@ -116,3 +116,42 @@ def test_audience_table_through_the_pages(client, signed_in, role, kit, status):
     signed_in(role)
     response = client.get(f"/kits/{kit}/download.zip")
     assert response.status_code == status
+
+
+def test_the_catalogs_audience_filter_in_sql_agrees_with_the_python_sets(app):
+    """``kits_open_to_sql`` (the catalog's filter by kind of account) reads a kit's
+    audience text in the database: for every set of kinds, an unknown kind and look-alikes
+    (``_`` is a LIKE wildcard), it finds exactly the kits the Python sets say."""
+    import itertools
+
+    from sqlalchemy import select
+
+    from portal.catalog.services import kits_open_to_sql
+    from portal.extensions import db
+    from portal.models import Campaign, Kit
+    from portal.reference import (
+        ACCOUNT_KINDS,
+        KIND_APPROVED_ORGANIZATION,
+        KIND_ORGANIZATION,
+        audience_kinds,
+        audience_text,
+    )
+
+    audiences = [audience_text(kinds) for size in range(len(ACCOUNT_KINDS) + 1)
+                 for kinds in itertools.combinations(ACCOUNT_KINDS, size)]
+    audiences += ["unknown", "approvedXorganization", "citizens organizations"]
+    campaign = db.session.scalars(select(Campaign)).first()
+    kits = [Kit(slug=f"audience-{number}", campaign_id=campaign.id, audience=audience,
+                title_fr="t", title_en="t", description_fr="d", description_en="d")
+            for number, audience in enumerate(audiences)]
+    db.session.add_all(kits)
+    db.session.flush()
+    ids = [kit.id for kit in kits]
+    for kind in ACCOUNT_KINDS:
+        found = set(db.session.scalars(select(Kit.slug).where(Kit.id.in_(ids),
+                                                               kits_open_to_sql(kind))))
+        expected = {kit.slug for kit in kits
+                    if kind in audience_kinds(kit.audience)
+                    or (kind == KIND_APPROVED_ORGANIZATION
+                        and KIND_ORGANIZATION in audience_kinds(kit.audience))}
+        assert found == expected, kind

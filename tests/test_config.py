@@ -75,10 +75,10 @@ def test_database_url_spellings():
 
 def test_default_mail_goes_to_the_console_and_instance_folder(clean_env, tmp_path, capsys):
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
-    from portal.mail import send_mail
+    from portal.mail import build_message, send_now
 
     with app.test_request_context("/"):
-        send_mail("someone@example.org", "Bonjour", "Le texte du message.")
+        send_now(build_message("someone@example.org", "Bonjour", "Le texte du message."))
     files = list((tmp_path / "mail").glob("*.eml"))
     assert len(files) == 1
     assert b"Le texte du message." in files[0].read_bytes()

@@ -44,7 +44,6 @@ def portal(request, app, smtp_inbox, monkeypatch):
     here are deleted afterwards (the only deletion of events anywhere: a test's own)."""
     settings = settings_for_tests(Path(app.config["TEST_BASE"]),
                                   app.config["SQLALCHEMY_DATABASE_URI"], smtp_inbox[1])
-    settings["SQLITE_EXPLICIT_TRANSACTIONS"] = False
     if request.param == "s3":
         endpoint = request.getfixturevalue("s3_endpoint")
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -277,5 +276,5 @@ def test_only_account_deletion_rewrites_download_events():
         for line in path.read_text(encoding="utf-8").splitlines():
             if pattern.search(line):
                 writers.append(f"{path.relative_to(PROJECT_ROOT)}:{line.strip()}")
-    assert writers == ["portal/auth/account_data.py:for model in (DownloadEvent, FetchState, "
-                       "FirstKit, FirstOrganization):"]
+    [writer] = writers
+    assert writer.startswith("portal/auth/account_data.py:for model in (DownloadEvent, ")

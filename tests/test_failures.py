@@ -26,7 +26,7 @@ from portal.models import (
 from portal.personalize import documents as documents_module
 from portal.personalize.services import save_profile
 from portal.storage import get_storage
-from tests.conftest import PASSWORD, free_port, settings_for_tests
+from tests.conftest import PASSWORD, free_port, settings_for_tests, test_app
 from tests.test_personalize import png_logo, profile_form
 
 BUCKET = "portal-failures"
@@ -70,7 +70,7 @@ def s3_portal(app, s3_server, smtp_inbox, monkeypatch):
                                   app.config["SQLALCHEMY_DATABASE_URI"], smtp_inbox[1])
     settings.update({"STORAGE_BACKEND": "s3", "S3_BUCKET": BUCKET,
                      "S3_ENDPOINT_URL": s3_server.endpoint, "S3_REGION": "us-east-1"})
-    portal = create_app(settings)
+    portal = test_app(settings)
     storage = get_storage(portal)
     try:
         storage.client.create_bucket(Bucket=BUCKET)

@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -36,13 +36,16 @@ def database_url(tmp_path_factory):
         yield f"sqlite:///{tmp_path_factory.mktemp('servers') / 'portal.db'}"
         return
     server = normalize_database_url(TEST_DATABASE_URL)
+    # Named after the test database: runs on other test databases of the same server
+    # (several worktrees at once) each have their own.
+    name = "portal_two_servers_" + server.rsplit("/", 1)[1].split("?")[0]
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS portal_two_servers WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE portal_two_servers"))
-    yield server.rsplit("/", 1)[0] + "/portal_two_servers"
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield server.rsplit("/", 1)[0] + "/" + name
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS portal_two_servers WITH (FORCE)"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 
@@ -90,7 +93,9 @@ def servers(tmp_path_factory, database_url, s3_endpoint):
            "PORTAL_WORKERS": "1", "PORTAL_THREADS": "2"}
     env.pop("PORTAL_SMTP_URL", None)
     if redis_is_up():
-        env["PORTAL_REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        # A Redis database of its own: the worker started below must take no other
+        # test's jobs (tests/test_jobs.py uses 15).
+        env["PORTAL_REDIS_URL"] = "redis://127.0.0.1:6379/12"
     for command in (["db", "upgrade"], ["import-materials"]):
         subprocess.run([FLASK, "--app", "wsgi", *command], cwd=PROJECT_ROOT, env=env,
                        check=True, capture_output=True, timeout=300)
@@ -99,6 +104,14 @@ def servers(tmp_path_factory, database_url, s3_endpoint):
                            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
     assert "created" in staff.stdout
     processes, urls = [], []
+    if "PORTAL_REDIS_URL" in env:
+        # With Redis, mail and jobs wait on its queue for a worker, as in production.
+        import redis
+
+        redis.Redis.from_url(env["PORTAL_REDIS_URL"]).flushdb()
+        processes.append(subprocess.Popen(
+            [FLASK, "--app", "wsgi", "worker"], cwd=PROJECT_ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=(base / "worker.log").open("wb")))
     servers.mail_folder = base / "mail"
     servers.s3_endpoint = s3_endpoint
     for _ in range(2):
@@ -148,20 +161,33 @@ def csrf_token(session: requests.Session, url: str) -> str:
 
 
 def last_mail_link(folder: Path) -> str:
-    newest = max(folder.glob("*.eml"), key=lambda path: path.stat().st_mtime)
-    body = message_from_bytes(newest.read_bytes(), policy=policy.default) \
-        .get_body(("plain",)).get_content()
-    return re.search(r"https?://\S+/account/verify/\S+", body).group(0)
+    return mail_link(folder, "/account/verify/")
 
 
-def server_totp(page: str, clock_started: float) -> str:
-    """The code for the key the set-up page shows, at the server's clock (which started
-    at WEEK_TIME when the server first read it)."""
+def server_totp(page: str) -> str:
+    """The code for the key the set-up page shows: codes follow real time, whatever the
+    servers' demonstration clock says."""
     import pyotp
 
     secret = re.search(r'<code class="totp-key">([A-Z2-7]+)</code>', page).group(1)
-    moment = datetime.fromisoformat(WEEK_TIME) + timedelta(seconds=time.time() - clock_started)
-    return pyotp.TOTP(secret).at(moment)
+    return pyotp.TOTP(secret).now()
+
+
+def mail_link(folder: Path, path: str, seconds: float = 30) -> str:
+    """The link to ``path`` in the mail folder's newest mail that has one (waiting for
+    the worker or the server's mail pool to write it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for mail in sorted(folder.glob("*.eml"), key=lambda item: item.stat().st_mtime,
+                           reverse=True):
+            body = message_from_bytes(mail.read_bytes(), policy=policy.default) \
+                .get_body(("plain",)).get_content()
+            found = re.search(rf"https?://\S+{path}\S+", body)
+            if found:
+                return found.group(0)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail with a link to {path}")
+        time.sleep(0.2)
 
 
 def test_two_servers_serve_the_same_users_and_figures(servers):
@@ -185,7 +211,6 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
         allow_redirects=False, timeout=30)
     assert signed_in.status_code == 302
     # ...and downloads on the second, with the session the first one signed.
-    clock_started = time.time()  # the second server's first reading of its clock
     download = organization.get(f"{second}/kits/trousse-organismes/affiche/fr/download",
                                 timeout=30, allow_redirects=False)
     assert download.status_code == 302  # to a presigned URL of the bucket
@@ -201,11 +226,15 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
     assert staff.post(f"{second}/account/login", data={
         "csrf_token": token, "email": "staff@example.org", "password": PASSWORD},
         allow_redirects=False, timeout=30).status_code == 302
-    setup = staff.get(f"{second}/account/two-factor", timeout=30).text
+    mailed = staff.get(f"{second}/account/two-factor", timeout=30).text
+    assert "totp-key" not in mailed  # the password alone shows no key
+    # The set-up link create-staff mailed, opened on the first server, in the same browser.
+    link = mail_link(servers.mail_folder, "/account/two-factor/setup/")
+    link = re.sub(r"^https?://[^/]+", first, link)
+    setup = staff.get(link, timeout=30).text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', setup).group(1)
-    assert staff.post(f"{second}/account/two-factor", data={
-        "csrf_token": token, "code": server_totp(setup, clock_started)},
-        allow_redirects=False, timeout=30).status_code == 302
+    assert staff.post(link, data={"csrf_token": token, "code": server_totp(setup)},
+                      allow_redirects=False, timeout=30).status_code == 302
     # The figures lag the downloads by a few seconds (events still committing are left for
     # the next catch-up), never more.
     deadline = time.monotonic() + 15
@@ -220,3 +249,16 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
     assert totals["downloads"] == "2"
     assert totals["kits_distributed"] == "1" and totals["organizations_reached"] == "1"
     assert totals["zip_downloads"] == "1"
+
+
+def test_each_server_has_its_own_control_socket(servers):
+    import runpy
+
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    sockets = {settings["control_socket_for"]([url.removeprefix("http://")])
+               for url in servers.urls}
+    assert len(sockets) == 2
+    deadline = time.monotonic() + 10  # made once the first workers run
+    while not all(os.path.exists(path) for path in sockets) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(os.path.exists(path) for path in sockets), sockets

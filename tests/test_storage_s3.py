@@ -126,7 +126,8 @@ def test_downloads_with_s3_storage_redirect_and_are_counted(s3_app, make_account
 def test_healthz(client, s3_app, monkeypatch):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"database": "ok", "storage": "ok", "redis": "off"}
+    assert response.get_json() == {"database": "ok", "storage": "ok", "redis": "off",
+                                   "worker": "off"}
     assert s3_app.test_client().get("/healthz").get_json()["storage"] == "ok"
     monkeypatch.setitem(s3_app.config, "S3_ENDPOINT_URL", "http://127.0.0.1:9")
     s3_app.extensions["portal_storage"] = None

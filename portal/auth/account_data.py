@@ -20,6 +20,7 @@ from portal.extensions import db
 from portal.models import (
     Account,
     AccountToken,
+    ActorDay,
     AuditEntry,
     BackgroundJob,
     CobrandProfile,
@@ -89,7 +90,7 @@ def delete_account(account: Account) -> None:
     anonymous = "anon-" + secrets.token_hex(11)
     actor = account.actor_id
     files: list[str] = []
-    for model in (DownloadEvent, FetchState, FirstKit, FirstOrganization):
+    for model in (DownloadEvent, FetchState, FirstKit, FirstOrganization, ActorDay):
         db.session.execute(update(model).where(model.actor_id == actor)
                            .values(actor_id=anonymous))
     documents = db.session.scalars(select(PersonalizedDocument).where(

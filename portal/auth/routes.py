@@ -27,12 +27,18 @@ from portal.auth.forms import (
     ResetRequestForm,
     TwoFactorForm,
 )
+from portal.auth.second_factor import (
+    LINK_LIFETIME,
+    pending_setup,
+    pending_setup_by_row,
+    use_setup_link,
+)
 from portal.auth.services import (
     AccountError,
     authenticate,
     check_totp,
     enable_totp,
-    new_totp_secret,
+    end_sessions,
     register,
     reset_password,
     reset_token_for,
@@ -191,51 +197,105 @@ def login():
                            next_url=next_url), status
 
 
-@bp.route("/two-factor", methods=["GET", "POST"])
-@limiter.limit(AUTH_LIMIT, methods=["POST"])
-def two_factor():
-    """The second step of a staff sign-in: a TOTP code; at the first sign-in, setting up
-    the authentication app. The step is good for a few minutes after the password."""
+def _password_step(account_id: int | None = None) -> tuple[dict, Account] | None:
+    """The staff sign-in waiting for its second step in this browser, if it still stands:
+    the password given less than five minutes ago, for an account unchanged since."""
     pending = session.get("two_factor")
     account = db.session.get(Account, pending["id"]) if pending else None
     fresh = pending and time.time() - pending.get("at", 0) < TWO_FACTOR_SECONDS
     if account is None or not fresh or account.session_version != pending["version"] or \
-            not account.is_active:
+            not account.is_active or (account_id is not None and account.id != account_id):
+        return None
+    return pending, account
+
+
+def _too_many_codes():
+    session.pop("two_factor", None)
+    flash(_l("Too many wrong codes. Wait a quarter of an hour, then sign in again."), "error")
+    return redirect(url_for("auth.login"))
+
+
+def _signed_in_with_second_factor(pending: dict, account: Account):
+    _fresh_session(account, pending.get("remember", False))
+    flash(_l("You are signed in."), "success")
+    return redirect(pending.get("next") or url_for("staff.dashboard"))
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
+def two_factor():
+    """The second step of a staff sign-in: a TOTP code. A staff member without a second
+    factor is told that its set-up link was mailed (``second_factor_setup``): a password
+    alone never shows a key. Once this browser opened that link, it sets up here too."""
+    step = _password_step()
+    if step is None:
         session.pop("two_factor", None)
         return redirect(url_for("auth.login"))
+    pending, account = step
     if totp_locked(account):
-        session.pop("two_factor", None)
-        flash(_l("Too many wrong codes. Wait a quarter of an hour, then sign in again."),
-              "error")
-        return redirect(url_for("auth.login"))
-    setting_up = account.totp_enabled_at is None
-    if setting_up and not pending.get("secret"):
-        pending["secret"] = new_totp_secret()
-        session["two_factor"] = pending
+        return _too_many_codes()
+    if account.totp_enabled_at is None:
+        link_row = pending.get("setup_link")
+        if link_row is not None and pending_setup_by_row(link_row, account):
+            return _enrolment(account, link_row)
+        return render_template("auth/two_factor_mailed.html",
+                               hours=int(LINK_LIFETIME.total_seconds() // 3600))
     form = TwoFactorForm()
     wrong = False
     if form.validate_on_submit():
-        secret = pending["secret"] if setting_up else account.totp_secret
-        step = check_totp(secret, form.code.data,
-                          None if setting_up else account.totp_last_step)
-        if step is not None and enable_totp(account, secret, step):
-            _fresh_session(account, pending.get("remember", False))
-            flash(_l("You are signed in."), "success")
-            return redirect(pending.get("next") or url_for("staff.dashboard"))
+        used = check_totp(account.totp_secret, form.code.data, account.totp_last_step)
+        if used is not None and enable_totp(account, account.totp_secret, used):
+            return _signed_in_with_second_factor(pending, account)
         wrong = True
         if totp_failed(account):
-            session.pop("two_factor", None)
-            flash(_l("Too many wrong codes. Wait a quarter of an hour, then sign in again."),
-                  "error")
-            return redirect(url_for("auth.login"))
-    context = {"form": form, "wrong": wrong, "setting_up": setting_up}
-    if setting_up:
-        import segno
+            return _too_many_codes()
+    return render_template("auth/two_factor.html", form=form, wrong=wrong,
+                           setting_up=False), 400 if (wrong or form.errors) else 200
 
-        uri = totp_uri(pending["secret"], account.email)
-        context.update(secret=pending["secret"], uri=uri,
-                       qr=segno.make(uri, error="m").svg_data_uri(scale=5, border=2))
-    return render_template("auth/two_factor.html", **context), \
+
+@bp.route("/two-factor/setup/<token>", methods=["GET", "POST"])
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
+def second_factor_setup(token):
+    """The mailed set-up link: the key (kept on the server) and the first code."""
+    found = pending_setup(token)
+    if found is None:
+        return render_template("auth/two_factor_link.html"), 400
+    account, link_row = found
+    step = _password_step(account.id)
+    if step is not None:  # this browser has just given the password: it may go on there
+        step[0]["setup_link"] = link_row
+        session["two_factor"] = step[0]
+    return _enrolment(account, link_row)
+
+
+def _enrolment(account: Account, link_row: int):
+    """The set-up page (the key and the code field) and its first code. A right code uses
+    the link up and turns the second factor on; it also signs in when this browser has
+    just given the account's password."""
+    if totp_locked(account):
+        return _too_many_codes()
+    form = TwoFactorForm()
+    wrong = False
+    if form.validate_on_submit():
+        used = check_totp(account.totp_secret, form.code.data, None)
+        if used is not None and use_setup_link(link_row) and \
+                enable_totp(account, account.totp_secret, used):
+            step = _password_step(account.id)
+            if step is not None:
+                return _signed_in_with_second_factor(*step)
+            flash(_l("Your second factor is set up. Sign in with your password and a code "
+                     "from your app."), "success")
+            return redirect(url_for("auth.login"))
+        wrong = True
+        if totp_failed(account):
+            return _too_many_codes()
+    import segno
+
+    uri = totp_uri(account.totp_secret, account.email)
+    return render_template(
+        "auth/two_factor.html", form=form, wrong=wrong, setting_up=True,
+        secret=account.totp_secret, uri=uri,
+        qr=segno.make(uri, error="m").svg_data_uri(scale=5, border=2)), \
         400 if (wrong or form.errors) else 200
 
 
@@ -283,9 +343,13 @@ def reset_password_form(token):
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    # Every session of the account ends on the server (a copied session or remember
+    # cookie no longer fits), and this browser's cookies go.
+    end_sessions(current_user)
     language = session.get("lang")
     session.clear()
+    # After the clear: logout_user() marks the remember cookie for deletion in the session.
+    logout_user()
     if language:
         session["lang"] = language
     flash(_l("You are signed out."), "success")

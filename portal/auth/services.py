@@ -206,6 +206,17 @@ def decide_organization(account: Account, approve: bool, reason: str = "") -> bo
     return decided.rowcount == 1
 
 
+def end_sessions(account: Account) -> None:
+    """Sign-out: every session of the account, remembered ones included, ends on the
+    server, so a session or remember cookie copied before it (a shared computer) no
+    longer signs anyone in."""
+    from sqlalchemy import update
+
+    db.session.execute(update(Account).where(Account.id == account.id)
+                       .values(session_version=Account.session_version + 1))
+    db.session.commit()
+
+
 def suspend(account: Account) -> None:
     if account.is_staff:
         raise AccountError("staff_accounts_are_not_suspended_here")
@@ -229,8 +240,8 @@ def create_staff(email: str, password: str, display_name: str = "") -> Account:
         raise AccountError(str(problem))
     if find_account(email) is not None:
         raise AccountError(f"an account already exists for {email}")
-    # The CLI's operator vouches for the address; the second factor is set up at the
-    # first sign-in.
+    # The CLI's operator vouches for the address; the second factor is set up through
+    # the link the CLI mails (auth.second_factor).
     account = Account(email=email, password_hash=hash_password(password), role=ROLE_STAFF,
                       display_name=display_name or email.split("@")[0],
                       email_verified_at=naive_utc_now())
@@ -240,7 +251,7 @@ def create_staff(email: str, password: str, display_name: str = "") -> Account:
 
 
 def reset_second_factor(account: Account) -> None:
-    """The staff member sets up a new second factor at the next sign-in (CLI only)."""
+    """The staff member sets up a new second factor through a mailed link (CLI only)."""
     account.totp_secret = None
     account.totp_enabled_at = None
     account.totp_last_step = None
@@ -267,17 +278,19 @@ def totp_uri(secret: str, email: str) -> str:
 
 def check_totp(secret: str | None, code: str, last_step: int | None) -> int | None:
     """The time step the code belongs to (now, or one step either side for clock drift),
-    if it is right and later than the last one used; ``None`` otherwise (no replay)."""
+    if it is right and later than the last one used; ``None`` otherwise (no replay).
+
+    Against real time, never the portal's clock: a phone's app follows real time, and a
+    demonstration clock (PORTAL_CLOCK_START) would refuse every right code."""
     import hmac
+    import time
 
     import pyotp
-
-    from portal.clock import now
 
     if not secret or not code or not code.isascii():
         return None
     totp = pyotp.TOTP(secret)
-    current = int(now().timestamp()) // totp.interval
+    current = int(time.time()) // totp.interval
     for step in (current - 1, current, current + 1):
         if hmac.compare_digest(totp.generate_otp(step), code) and \
                 (last_step is None or step > last_step):

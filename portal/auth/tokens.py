@@ -1,4 +1,5 @@
-"""Single-use links sent by mail: verify an address, reset a password.
+"""Single-use links sent by mail: verify an address, reset a password, set up a staff
+member's second factor.
 
 A link's token is signed and timed (itsdangerous, salted by purpose) and names a row of
 ``account_token`` with a random secret whose SHA-256 only is stored. It is good once:
@@ -20,7 +21,8 @@ from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.models import Account, AccountToken
 
-LIFETIMES = {"verify": timedelta(days=3), "reset": timedelta(hours=2)}
+LIFETIMES = {"verify": timedelta(days=3), "reset": timedelta(hours=2),
+             "second_factor": timedelta(hours=24)}
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -70,17 +72,30 @@ def _row(token: str, purpose: str) -> AccountToken | None:
 def redeem(token: str, purpose: str) -> AccountToken | None:
     """The token's row, now used; ``None`` if the token is forged, expired or used."""
     row = _row(token, purpose)
-    if row is None:
-        return None
-    now = naive_utc_now()
-    used = db.session.execute(update(AccountToken).where(
-        AccountToken.id == row.id, AccountToken.used_at.is_(None),
-        AccountToken.expires_at > now).values(used_at=now))
-    db.session.commit()
-    if used.rowcount != 1:
+    if row is None or not redeem_row(row.id, purpose):
         return None
     db.session.refresh(row)
     return row
+
+
+def peek_row(row_id: int, purpose: str) -> AccountToken | None:
+    """A row the server itself remembered (never one named by a client alone), if its
+    link is good now."""
+    row = db.session.get(AccountToken, row_id) if isinstance(row_id, int) else None
+    if row is None or row.purpose != purpose or row.used_at is not None or \
+            row.expires_at <= naive_utc_now():
+        return None
+    return row
+
+
+def redeem_row(row_id: int, purpose: str) -> bool:
+    """Mark the row used, once: False if it was used, expired or is another purpose's."""
+    now = naive_utc_now()
+    used = db.session.execute(update(AccountToken).where(
+        AccountToken.id == row_id, AccountToken.purpose == purpose,
+        AccountToken.used_at.is_(None), AccountToken.expires_at > now).values(used_at=now))
+    db.session.commit()
+    return used.rowcount == 1
 
 
 def void(account: Account, purpose: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal import limits
 from portal.auth.access import refusal_page
 from portal.catalog import bp
 from portal.catalog.archives import archive_filename, ensure_kit_archive
@@ -22,7 +23,7 @@ from portal.catalog.services import (
 from portal.i18n import current_language
 from portal.reference import ACCOUNT_KIND_LABELS, LANGUAGES, MATERIAL_FORMATS, MATERIAL_KINDS
 from portal.storage import get_storage
-from portal.tracking.events import record_download
+from portal.tracking.events import record_download, request_records_a_download
 
 SLUG = "<slug:kit_slug>"
 MATERIAL = SLUG + "/<slug:material_slug>/<any(fr,en):language>"
@@ -88,6 +89,7 @@ def thumbnail(kit_slug, material_slug, language):
 
 
 @bp.get(f"/kits/{MATERIAL}/download")
+@limits.downloads
 def download_material(kit_slug, material_slug, language):
     try:
         material = get_public_material(kit_slug, material_slug, language)
@@ -102,6 +104,7 @@ def download_material(kit_slug, material_slug, language):
 
 
 @bp.get(f"/kits/{SLUG}/download.zip")
+@limits.downloads
 def download_kit(kit_slug):
     kit = _kit_or_404(kit_slug)
     refusal = _require_download_right(kit)
@@ -118,9 +121,10 @@ def _recorded(response, kit, **what):
     """Record the download, then let the prepared response go; no event, no file.
 
     The file (or its redirect) is prepared first, so a missing file or a storage that
-    does not answer records nothing; HEAD requests send no file and record nothing.
+    does not answer records nothing; HEAD requests send no file and record nothing, nor
+    does a ``Range`` that does not start at byte 0 (``request_records_a_download``).
     """
-    if request.method == "HEAD":
+    if not request_records_a_download(request):
         return response
     try:
         record_download(current_user._get_current_object(), kit,

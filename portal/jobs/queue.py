@@ -1,16 +1,16 @@
-"""Submitting a job: the row first, then an RQ queue (Redis) or a background thread.
+"""Submitting a job: the row first, then an RQ queue (Redis) or the job pool.
 
 With PORTAL_REDIS_URL set, jobs go to the RQ queue ``portal`` and run on a worker
 (``flask --app wsgi worker``). Without Redis, or if Redis does not answer, the same job
-runs in a thread of the server that received the request, so the embedded defaults
-keep working. Either way the request only writes the job's row and returns.
+runs in the bounded job pool of the server that received the request
+(``portal.background``), so the embedded defaults keep working. Either way the request
+only writes the job's row and returns.
 """
 from __future__ import annotations
 
 import logging
 import os
 import secrets
-import threading
 
 from flask import Flask, current_app
 
@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "portal"
 KINDS = ("prepare_posters", "export_events")
-_threads: list[threading.Thread] = []
-_deferred: list[threading.Thread] = []
 _connections: dict = {}
 
 
@@ -78,28 +76,23 @@ def _enqueue(app: Flask, job: BackgroundJob) -> bool:
 
 
 def _start_thread(app: Flask, job_id: int) -> None:
+    from portal.background import pool
+
+    pool("jobs", app).submit(_run_in_thread, app, job_id)
+
+
+def _run_in_thread(app: Flask, job_id: int) -> None:
     from portal.jobs.runner import execute
 
-    def run():
-        with app.app_context():
+    with app.app_context():
+        try:
             execute(job_id)
+        finally:
             db.session.remove()
 
-    thread = threading.Thread(target=run, name=f"portal-job-{job_id}", daemon=True)
-    if app.config.get("JOBS_DEFER_THREADS"):
-        # Tests: every thread shares the test's one database connection, so a job's
-        # thread starts when the test waits for it, not while a request still runs.
-        _deferred.append(thread)
-        return
-    _threads.append(thread)
-    thread.start()
 
+def wait_for_threads(timeout: float = 60) -> bool:
+    """Wait for the jobs handed to this app's job pool (commands, clean shutdown)."""
+    from portal.background import pool
 
-def wait_for_threads(timeout: float = 60) -> None:
-    """Wait for the jobs running in this process's threads (tests, clean shutdown)."""
-    while _deferred:
-        thread = _deferred.pop(0)
-        thread.start()
-        thread.join(timeout)
-    while _threads:
-        _threads.pop().join(timeout)
+    return pool("jobs").wait(timeout)

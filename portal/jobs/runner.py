@@ -96,9 +96,14 @@ def _error_code(exc: Exception) -> str:
 
 
 def run_queued_job(job_id: int) -> None:
-    """The function RQ workers call: inside the worker command's app, or a new one."""
+    """The function RQ workers call for a job."""
+    in_worker_app(execute, job_id)
+
+
+def in_worker_app(task, *args) -> None:
+    """Run ``task`` inside the worker command's app, or a new one (a bare ``rq worker``)."""
     if has_app_context():
-        execute(job_id)
+        task(*args)
         return
     global _worker_app
     if _worker_app is None:
@@ -106,8 +111,10 @@ def run_queued_job(job_id: int) -> None:
 
         _worker_app = create_app()
     with _worker_app.app_context():
-        execute(job_id)
-        db.session.remove()
+        try:
+            task(*args)
+        finally:
+            db.session.remove()
 
 
 def reap_stale_jobs() -> None:

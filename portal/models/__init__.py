@@ -18,6 +18,7 @@ from portal.models.personalization import (
     QrScan,
 )
 from portal.models.stats import (
+    ActorDay,
     DailyDownloads,
     DailyFirsts,
     DailyScans,
@@ -32,6 +33,7 @@ from portal.models.tracking import DownloadEvent
 __all__ = [
     "Account",
     "AccountToken",
+    "ActorDay",
     "AuditEntry",
     "BackgroundJob",
     "Campaign",

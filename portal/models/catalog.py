@@ -102,8 +102,8 @@ class Kit(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
     # Who may download it: account kinds separated by spaces (reference.ACCOUNT_KINDS),
-    # e.g. "citizen organization"; one text column keeps the download's single statement
-    # a plain comparison (catalog.services.download_allowed_sql).
+    # e.g. "citizen organization"; the catalog's filter reads it in SQL
+    # (catalog.services.kits_open_to_sql).
     audience: Mapped[str] = mapped_column(String(60))
     position: Mapped[int] = mapped_column(default=0)
     title_fr: Mapped[str] = mapped_column(String(200))

@@ -73,6 +73,9 @@ class QrScan(db.Model):
     user agent); the salt is deleted after its day, so no scan can be traced back."""
 
     __tablename__ = "qr_scan"
+    # Distinct scanners: is there an earlier scan of the same visitor, document and day?
+    # One index probe per scan, in one set-based query (tracking.rollup).
+    __table_args__ = (Index("ix_qr_scan_visitor", "document_id", "day", "visitor_hash", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("personalized_document.id"), index=True)

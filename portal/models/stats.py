@@ -36,6 +36,17 @@ class FetchState(db.Model):
     last_unique_hour: Mapped[datetime]
 
 
+class ActorDay(db.Model):
+    """Counted downloads of one account in one Montréal day, so the rollup counts at most
+    ``rollup.DAILY_CAP`` of them: no single account can inflate the figures."""
+
+    __tablename__ = "actor_day"
+
+    actor_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    counted: Mapped[int] = mapped_column(default=0)
+
+
 class DailyDownloads(db.Model):
     """Counted downloads of one Montréal day, by kit, material and kind of account."""
 
@@ -58,6 +69,8 @@ class DailyDownloads(db.Model):
     unique_downloads: Mapped[int] = mapped_column(default=0)
     robots: Mapped[int] = mapped_column(default=0)
     double_clicks: Mapped[int] = mapped_column(default=0)
+    # Recorded, but past the counted downloads one account may make in a day.
+    over_daily_cap: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class FirstKit(db.Model):
@@ -132,6 +145,8 @@ class DailySummary(db.Model):
     unique_downloads: Mapped[int] = mapped_column(default=0)
     robots: Mapped[int] = mapped_column(default=0)
     double_clicks: Mapped[int] = mapped_column(default=0)
+    # Counted past the daily cap of an account (tracking.rollup.DAILY_CAP): excluded.
+    over_daily_cap: Mapped[int] = mapped_column(default=0, server_default="0")
     personalized_downloads: Mapped[int] = mapped_column(default=0)
     zip_downloads: Mapped[int] = mapped_column(default=0)
     kits_distributed: Mapped[int] = mapped_column(default=0)

@@ -69,7 +69,7 @@ def document_for(account: Account, material: Material, data: dict) -> Personaliz
         return document
     document = PersonalizedDocument(
         public_id=secrets.token_hex(16),
-        qr_token=secrets.token_urlsafe(12) if material.kind in QR_KINDS else None,
+        qr_token=secrets.token_urlsafe(16) if material.kind in QR_KINDS else None,
         data_hash=digest, account_id=account.id, material_id=material.id,
         material_version_id=material.current_version_id,
         data_json=json.dumps(data, sort_keys=True, default=str), status="pending",

@@ -1,7 +1,6 @@
 """Personalization pages. Views stay thin: forms validate, services decide, storage sends."""
 from __future__ import annotations
 
-import json
 from functools import wraps
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -9,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from portal import limits
 from portal.auth.access import citizen_refusal, cobrand_refusal, refusal_page
 from portal.catalog.services import current_campaign
 from portal.clock import today_in_montreal
@@ -35,8 +35,8 @@ from portal.personalize.services import (
     save_profile,
 )
 from portal.storage import get_storage
-from portal.tracking.events import record_download
-from portal.tracking.scans import document_by_qr_token, record_scan
+from portal.tracking.events import record_download, request_records_a_download
+from portal.tracking.scans import document_by_qr_token, organization_shown, record_scan
 
 PUBLIC_ID = "<string(length=32):public_id>"
 
@@ -112,6 +112,7 @@ def preview(public_id):
 
 
 @bp.get(f"/documents/{PUBLIC_ID}/download")
+@limits.downloads
 @login_required
 def download(public_id):
     document = _ready_or_503(_own_document(public_id))
@@ -119,7 +120,7 @@ def download(public_id):
     touch(document)
     response = get_storage().send(document.storage_key, _document_filename(document),
                                   "application/pdf")
-    if request.method == "HEAD":
+    if not request_records_a_download(request):  # HEAD, or a Range past byte 0
         return response
     try:
         record_download(current_user, material.kit, material_version=document.material_version,
@@ -162,6 +163,7 @@ def certificate():
 
 
 @bp.route("/frame", methods=["GET", "POST"])
+@limits.downloads
 @allowed_by(citizen_refusal)
 def frame():
     form = FrameForm()
@@ -187,14 +189,23 @@ def frame():
 
 
 @bp.get("/r/<string(maxlength=32):token>")
+@limits.qr_scans
 def qr_landing(token):
     """Where a printed QR code leads: the help resources, and the poster's organization."""
     document = document_by_qr_token(token)
     if document is None:
         abort(404)
     record_scan(document, request.remote_addr, request.user_agent.string)
-    # The organization named on the printed document, unless it was revoked or deleted.
-    organization = None
-    if document.revoked_at is None and document.account_id is not None:
-        organization = json.loads(document.data_json).get("name")
-    return render_template("pages/help.html", organization=organization)
+    return render_template("pages/help.html", organization=organization_shown(document))
+
+
+@bp.errorhandler(429)
+def too_many(exc):
+    """Past the QR limit of one address, nothing is recorded, but the person who scanned
+    still gets the whole help page, its phone links included (a class behind one school
+    address must still get help)."""
+    if request.endpoint == "personalize.qr_landing":
+        return render_template("pages/help.html", organization=None), 429
+    from portal.errors import render_error
+
+    return render_error(429)

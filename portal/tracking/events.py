@@ -10,7 +10,7 @@ id they read, a rebuilt rollup and last year's figures are counted again from th
 so an event changed or removed after it was written would make the figures lie. The one
 exception is an account's deletion (``auth.account_data``), which re-points its events to
 a new anonymous actor id: the downloads stay counted, the person is no longer named.
-There is no purge of events, and none is to be added; ``tests/test_downloads.py`` checks
+There is no purge of events, and none is to be added; ``tests/test_download_path.py`` checks
 that no other code issues an UPDATE or DELETE on this table.
 """
 from __future__ import annotations
@@ -39,6 +39,21 @@ def _insert_statement():
     # work and its bulk-insert machinery (most of a download's CPU when used) add nothing.
     table = DownloadEvent.__table__
     return insert(table).returning(table.c.id)
+
+
+def request_records_a_download(request) -> bool:
+    """Whether this request for a file, if answered, is a download to record: a GET (HEAD
+    sends no file) that asks for the whole file or for a part starting at byte 0. A
+    ``Range`` starting further on (a resumed download, or a script asking for one byte
+    again and again) is answered but not recorded: the download it continues already
+    was. A ``Range`` header that cannot be read is ignored by the answer too (the whole
+    file goes out), so it is recorded."""
+    if request.method != "GET":
+        return False
+    if "Range" not in request.headers or request.range is None:
+        return True
+    first_start = request.range.ranges[0][0] if request.range.ranges else 0
+    return first_start == 0
 
 
 def record_download(

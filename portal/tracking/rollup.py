@@ -7,6 +7,9 @@ The rules (README, "Counting what goes out"), applied event by event in id order
 - a robot's event is recorded and counted apart (``robots``), never as a download;
 - a fetch counts only if the same account had no counted fetch of the same item in the
   30 seconds before it (double clicks); a kit ZIP is one item, the kit;
+- an account counts at most ``DAILY_CAP`` downloads in a Montréal day; the ones past it
+  stay recorded and are counted apart (``over_daily_cap``), like robots, so one account
+  (a script, a download manager) cannot inflate the figures;
 - a unique download is one per account, item and clock hour;
 - an (account, kit) pair is a kit distributed, and an organization account an organization
   reached, on the day of its first counted download in the campaign (first-seen tables),
@@ -29,6 +32,7 @@ from portal.clock import MONTREAL, naive_utc_now
 from portal.extensions import db
 from portal.models import Campaign, DownloadEvent, MaterialVersion
 from portal.models.stats import (
+    ActorDay,
     DailyDownloads,
     DailyFirsts,
     DailyScans,
@@ -40,6 +44,7 @@ from portal.models.stats import (
 )
 
 DOUBLE_CLICK = timedelta(seconds=30)
+DAILY_CAP = 50  # counted downloads per account and Montréal day (README)
 SAFETY_LAG = timedelta(seconds=2)
 BATCH_SIZE = 20_000
 STATE_NAME = "downloads"
@@ -87,12 +92,15 @@ class _Batch:
         self.new_first_orgs: list[dict] = []
         self.known_kit_pairs: set[tuple[int, str, int]] = set()
         self.known_orgs: set[tuple[int, str]] = set()
+        # (actor, day) -> [counted downloads, is new, changed]
+        self.actor_days: dict[tuple[str, object], list] = {}
 
     def prefetch(self, events: list[DownloadEvent]) -> None:
         """Load what the batch's accounts already have: one indexed IN query per chunk of
         accounts and table (row-value IN lists defeat PostgreSQL's index)."""
         keys = {(e.actor_id, item_key(e)) for e in events}
         actors = sorted({e.actor_id for e in events})
+        days = sorted({montreal_day(e.occurred_at) for e in events})
         for chunk in _chunks(actors, 1000):
             for actor, item, counted_at, hour in db.session.execute(select(
                     FetchState.actor_id, FetchState.item_key, FetchState.last_counted_at,
@@ -105,6 +113,10 @@ class _Batch:
             self.known_orgs.update(tuple(row) for row in db.session.execute(select(
                 FirstOrganization.campaign_id, FirstOrganization.actor_id).where(
                 FirstOrganization.actor_id.in_(chunk))))
+            for actor, day, counted in db.session.execute(select(
+                    ActorDay.actor_id, ActorDay.day, ActorDay.counted).where(
+                    ActorDay.actor_id.in_(chunk), ActorDay.day.in_(days))):
+                self.actor_days[(actor, day)] = [counted, False, False]
 
     def add(self, event: DownloadEvent) -> None:
         campaign = self.campaigns.get(event.campaign_id)
@@ -128,6 +140,13 @@ class _Batch:
             figures["double_clicks"] += 1
             total["double_clicks"] += 1
             return
+        today = self.actor_days.setdefault((event.actor_id, day), [0, True, False])
+        if today[0] >= DAILY_CAP:
+            figures["over_daily_cap"] += 1
+            total["over_daily_cap"] += 1
+            return
+        today[0] += 1
+        today[2] = True
         figures["downloads"] += 1
         self._summarize_download(campaign.id, day, event, material_id)
         hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
@@ -199,6 +218,20 @@ class _Batch:
                             (FirstOrganization, self.new_first_orgs)):
             for chunk in _chunks(rows, 5000):
                 db.session.execute(insert(model.__table__), chunk)
+        new_days = [{"actor_id": actor, "day": day, "counted": counted}
+                    for (actor, day), (counted, is_new, changed) in self.actor_days.items()
+                    if is_new and changed]
+        for chunk in _chunks(new_days, 5000):
+            db.session.execute(insert(ActorDay.__table__), chunk)
+        days = ActorDay.__table__
+        recount = update(days).where(days.c.actor_id == bindparam("key_actor"),
+                                     days.c.day == bindparam("key_day")).values(
+            counted=bindparam("new_count"))
+        changed_days = [{"key_actor": actor, "key_day": day, "new_count": counted}
+                        for (actor, day), (counted, is_new, changed) in self.actor_days.items()
+                        if changed and not is_new]
+        for chunk in _chunks(changed_days, 5000):
+            db.session.execute(recount, chunk)
         table = FetchState.__table__
         refresh = update(table).where(table.c.actor_id == bindparam("key_actor"),
                                       table.c.item_key == bindparam("key_item")).values(
@@ -283,13 +316,22 @@ def run_rollup(batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> 
     return processed
 
 
-def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
-    """QR scans per campaign day: all scans, and distinct visitors per document and day."""
+def run_scan_rollup(batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> int:
+    """QR scans per campaign day: all scans, and distinct visitors per document and day.
+
+    A scan is a distinct visitor's when no earlier scan has the same visitor, document and
+    day: one set-based query per batch decides it for every scan of the batch, with one
+    probe of ``ix_qr_scan_visitor`` each (never a lookup per scan over the document's
+    scans). ``max_batches`` bounds what a page request does, as for downloads."""
+    from sqlalchemy import exists
+    from sqlalchemy.orm import aliased
+
     from portal.models import Kit, Material, PersonalizedDocument, QrScan
 
-    processed = 0
+    processed = batches = 0
     campaigns = {c.id: c for c in db.session.scalars(select(Campaign))}
-    while True:
+    earlier = aliased(QrScan)
+    while max_batches is None or batches < max_batches:
         state = db.session.get(RollupState, "scans")
         if state is None:
             db.session.add(RollupState(name="scans", last_id=0))
@@ -297,48 +339,46 @@ def run_scan_rollup(batch_size: int = BATCH_SIZE) -> int:
             continue
         start_id = state.last_id
         now = naive_utc_now()
+        first_of_visitor = ~exists().where(
+            earlier.document_id == QrScan.document_id, earlier.day == QrScan.day,
+            earlier.visitor_hash == QrScan.visitor_hash, earlier.id < QrScan.id)
         rows = db.session.execute(
-            select(QrScan, Kit.campaign_id).join(PersonalizedDocument,
-                                                  QrScan.document_id == PersonalizedDocument.id)
+            select(QrScan.id, QrScan.occurred_at, QrScan.day, QrScan.is_robot,
+                   Kit.campaign_id, first_of_visitor.label("first"))
+            .join(PersonalizedDocument, QrScan.document_id == PersonalizedDocument.id)
             .join(Material, PersonalizedDocument.material_id == Material.id)
             .join(Kit, Material.kit_id == Kit.id)
             .where(QrScan.id > start_id).order_by(QrScan.id).limit(batch_size)).all()
         ready = []
-        for scan, campaign_id in rows:
-            if in_flight(scan.occurred_at, now):
+        for row in rows:
+            if in_flight(row.occurred_at, now):
                 break
-            ready.append((scan, campaign_id))
+            ready.append(row)
         if not ready:
             db.session.rollback()
             return processed
         moved = db.session.execute(update(RollupState).where(
             RollupState.name == "scans", RollupState.last_id == start_id).values(
-            last_id=ready[-1][0].id, updated_at=naive_utc_now()))
+            last_id=ready[-1].id, updated_at=naive_utc_now()))
         if moved.rowcount != 1:
             db.session.rollback()
             continue
         figures = defaultdict(lambda: defaultdict(int))
-        seen: set[tuple] = set()
-        for scan, campaign_id in ready:
-            campaign = campaigns.get(campaign_id)
-            if campaign is None or scan.is_robot or not campaign.in_season(scan.day):
+        for row in ready:
+            campaign = campaigns.get(row.campaign_id)
+            if campaign is None or row.is_robot or not campaign.in_season(row.day):
                 continue
-            counters = figures[(campaign.id, scan.day)]
+            counters = figures[(campaign.id, row.day)]
             counters["scans"] += 1
-            visitor = (scan.document_id, scan.day, scan.visitor_hash)
-            if visitor in seen:
-                continue
-            seen.add(visitor)
-            earlier = db.session.scalar(select(QrScan.id).where(
-                QrScan.document_id == scan.document_id, QrScan.day == scan.day,
-                QrScan.visitor_hash == scan.visitor_hash, QrScan.id < scan.id).limit(1))
-            if earlier is None:
+            if row.first:
                 counters["unique_scans"] += 1
         _merge(DailyScans, ("campaign_id", "day"), figures)
         db.session.commit()
         processed += len(ready)
+        batches += 1
         if len(ready) < len(rows) or len(rows) < batch_size:
             return processed
+    return processed
 
 
 ROLLUP_MODELS = (DailyDownloads, DailyFirsts, DailySummary, FirstKit, FirstOrganization,
@@ -365,4 +405,4 @@ def catch_up(max_batches: int | None = None) -> int:
     Pages pass ``max_batches`` so a request never waits on a long backlog (the CLI,
     ``flask rollup``, has no limit).
     """
-    return run_rollup(max_batches=max_batches) + run_scan_rollup()
+    return run_rollup(max_batches=max_batches) + run_scan_rollup(max_batches=max_batches)

@@ -10,25 +10,28 @@ import hashlib
 import secrets
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
-from portal.models import DailySalt, PersonalizedDocument, QrScan
+from portal.models import Account, DailySalt, PersonalizedDocument, QrScan
 from portal.tracking.robots import is_robot
 
 
 def _salt_of_today():
+    """Today's salt, made by the first scan of the day. Two first scans at the same
+    instant both insert with ON CONFLICT DO NOTHING and read back the one that won (an
+    INSERT that failed on the key would abort the transaction and answer 500)."""
     day = today_in_montreal()
     salt = db.session.get(DailySalt, day)
     if salt is None:
-        db.session.add(DailySalt(day=day, salt=secrets.token_hex(32)))
+        insert = (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)
+        db.session.execute(insert(DailySalt).values(day=day, salt=secrets.token_hex(32))
+                           .on_conflict_do_nothing(index_elements=["day"]))
         # Yesterday's salts go: their hashes can no longer be linked to anyone.
         db.session.execute(delete(DailySalt).where(DailySalt.day < day))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
+        db.session.commit()
         salt = db.session.get(DailySalt, day)
     return day, salt.salt
 
@@ -48,3 +51,17 @@ def record_scan(document: PersonalizedDocument, address: str | None,
 def document_by_qr_token(token: str) -> PersonalizedDocument | None:
     return db.session.scalars(
         select(PersonalizedDocument).where(PersonalizedDocument.qr_token == token)).first()
+
+
+def organization_shown(document: PersonalizedDocument) -> str | None:
+    """The organization a QR landing page names: the one on the printed document, unless
+    the document was revoked, its account deleted, or the account suspended (staff
+    suspend an organization they no longer vouch for: its name must stop showing)."""
+    import json
+
+    if document.revoked_at is not None or document.account_id is None:
+        return None
+    account = db.session.get(Account, document.account_id)
+    if account is None or not account.is_active:
+        return None
+    return json.loads(document.data_json).get("name")

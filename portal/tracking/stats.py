@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.models import Campaign, Kit, Material, PersonalizedDocument
 from portal.models.stats import DailyDownloads, DailyFirsts, DailyScans, DailySummary
 from portal.reference import ORGANIZATION_TYPES, REGIONS
+from portal.tracking.rollup import DAILY_CAP
 
 
 class FilterError(ValueError):
@@ -61,6 +62,8 @@ class Figures:
     # Printed copies shipped (portal/tracking/printed.py): counted apart, never added to
     # the download figures.
     printed: dict | None = None
+    # The counted downloads one account may make in a day (tracking.rollup.DAILY_CAP).
+    daily_cap: int = DAILY_CAP
 
 
 def _where(model, campaign: Campaign, filters: Filters, kit_column=True):
@@ -119,13 +122,15 @@ def _sum_summary(campaign: Campaign, filters: Filters, sums: _Sums) -> None:
     s = DailySummary
     rows = _raw_rows(select(
         s.day, s.breakdown, s.key, s.downloads, s.unique_downloads, s.robots, s.double_clicks,
-        s.personalized_downloads, s.zip_downloads, s.kits_distributed, s.organizations_reached,
+        s.over_daily_cap, s.personalized_downloads, s.zip_downloads, s.kits_distributed,
+        s.organizations_reached,
     ).where(s.campaign_id == campaign.id, s.day >= filters.start, s.day <= filters.end))
-    for (day, breakdown, key, downloads, unique, robots, doubles, personalized, zips, kits,
-         orgs) in rows:
+    for (day, breakdown, key, downloads, unique, robots, doubles, over_cap, personalized, zips,
+         kits, orgs) in rows:
         if breakdown == "total":
             for name, value in (("downloads", downloads), ("unique_downloads", unique),
                                 ("robots_excluded", robots), ("double_clicks_excluded", doubles),
+                                ("over_daily_cap_excluded", over_cap),
                                 ("personalized_downloads", personalized),
                                 ("zip_downloads", zips), ("kits_distributed", kits),
                                 ("organizations_reached", orgs)):
@@ -159,13 +164,15 @@ def _sum_detail(campaign: Campaign, filters: Filters, sums: _Sums) -> None:
     rows = _raw_rows(select(
         d.day, d.kit_id, d.material_id, d.region, d.account_type, d.organization_type,
         d.personalized, d.is_zip, d.downloads, d.unique_downloads, d.robots, d.double_clicks,
+        d.over_daily_cap,
     ).where(*_where(d, campaign, filters)))
     for (day, kit_id, material_id, region, account_type, org_type, personalized, is_zip,
-         downloads, unique, robots, doubles) in rows:
+         downloads, unique, robots, doubles, over_cap) in rows:
         totals["downloads"] += downloads
         totals["unique_downloads"] += unique
         totals["robots_excluded"] += robots
         totals["double_clicks_excluded"] += doubles
+        totals["over_daily_cap_excluded"] += over_cap
         if personalized:
             totals["personalized_downloads"] += downloads
         if is_zip:
@@ -226,7 +233,8 @@ def campaign_figures(campaign: Campaign, filters: Filters, with_previous: bool =
     by_type, by_org_type = sums.by_type, sums.by_org_type
     figures.totals = {name: int(totals[name]) for name in (
         "downloads", "unique_downloads", "personalized_downloads", "zip_downloads",
-        "robots_excluded", "double_clicks_excluded", "kits_distributed",
+        "robots_excluded", "double_clicks_excluded", "over_daily_cap_excluded",
+        "kits_distributed",
         "organizations_reached")}
     figures.totals.update(target_kits=campaign.target_kits,
                           target_organizations=campaign.target_organizations)
