@@ -98,6 +98,12 @@ def environment_settings(instance_path: Path) -> dict:
         "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
         "PDF_RENDER_TIMEOUT": _int_env("PDF_RENDER_TIMEOUT", 20),
+        # Limits of the work processes (portal/pdf/worker.py): address space of each, in
+        # MB, and the time an uploaded image may take to decode.
+        "WORK_MEMORY_MB": _int_env("WORK_MEMORY_MB", 768),
+        "IMAGE_TIMEOUT": _int_env("IMAGE_TIMEOUT", 10),
+        # Uploads (logos, photos, staff files) each account may send, in Flask-Limiter's words.
+        "UPLOAD_RATE_LIMIT": _env("UPLOAD_RATE_LIMIT", "10 per minute;60 per hour"),
         "DOCUMENT_RETENTION_DAYS": _int_env("DOCUMENT_RETENTION_DAYS", 90),
         "UNVERIFIED_RETENTION_DAYS": _int_env("UNVERIFIED_RETENTION_DAYS", 14),
         "AUDIT_RETENTION_DAYS": _int_env("AUDIT_RETENTION_DAYS", 1095),

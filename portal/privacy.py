@@ -18,3 +18,23 @@ def keyed_hash(value: str, purpose: str) -> str:
 def hashed_client_address() -> str:
     """The rate-limit key of the current request: a keyed hash of the client address."""
     return keyed_hash(request.remote_addr or "unknown", "ratelimit")
+
+
+def account_or_address() -> str:
+    """The rate-limit key of a request that is about an account (uploads): the signed-in
+    account's id, so one account cannot spread its uploads over addresses; else the
+    hashed address."""
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return f"account:{current_user.id}"
+    return hashed_client_address()
+
+
+def sends_a_file() -> bool:
+    """Whether the request carries a file: only those count against the upload limit."""
+    return any(upload.filename for upload in request.files.values())
+
+
+def upload_rate_limit() -> str:
+    return current_app.config["UPLOAD_RATE_LIMIT"]

@@ -46,3 +46,14 @@ def init_app(app: Flask) -> None:
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+
+def upload_limit():
+    """Decorator of the views that take uploads (logos, photos, staff files): each account
+    may send ``PORTAL_UPLOAD_RATE_LIMIT`` of them across all those views; a request
+    without a file does not count."""
+    from portal.extensions import limiter
+    from portal.privacy import account_or_address, sends_a_file, upload_rate_limit
+
+    return limiter.shared_limit(upload_rate_limit, "uploads", key_func=account_or_address,
+                                methods=["POST"], exempt_when=lambda: not sends_a_file())

@@ -18,7 +18,7 @@ from portal.clock import naive_utc_now, today_in_montreal
 from portal.extensions import db
 from portal.i18n import datetime_local
 from portal.models import Account, Campaign, Kit, Material, MaterialVersion
-from portal.pdf.render import rasterize
+from portal.pdf.worker import RenderFailed, RenderTimeout, run_job
 from portal.publishing import services
 from portal.publishing.forms import (
     ActionForm,
@@ -38,6 +38,7 @@ from portal.publishing.sources import (
 )
 from portal.publishing.uploads import UploadRejected, checked_upload, language_problem
 from portal.reference import MATERIAL_FORMATS, ROLE_ORGANIZATION
+from portal.security import upload_limit
 from portal.staff import bp
 from portal.staff.routes import staff_required
 from portal.storage import get_storage
@@ -150,10 +151,12 @@ def material_page(material_id):
 
 
 @bp.post("/materials/<int:material_id>/upload")
+@upload_limit()
 @staff_required
 def material_upload(material_id):
     material = _material_or_404(material_id)
     form = UploadForm()
+    status = 400
     if form.validate_on_submit():
         if material.personalizable:
             form.file.errors.append(_("Organizations co-brand this material: change it by "
@@ -169,6 +172,7 @@ def material_upload(material_id):
                     raise UploadRejected("; ".join(messages))
             except UploadRejected as exc:
                 form.file.errors.append(str(exc))
+                status = exc.status
             else:
                 version = services.add_version(material, files, get_storage(),
                                                actor=current_user)
@@ -176,7 +180,7 @@ def material_upload(material_id):
                         "current.", number=version.number), "success")
                 return redirect(url_for("staff.version_page", material_id=material.id,
                                         number=version.number))
-    return _material_page(material, 400, upload=form)
+    return _material_page(material, status, upload=form)
 
 
 def _starting_source(material: Material) -> tuple[str, str]:
@@ -255,7 +259,11 @@ def version_page_image(material_id, number, page):
         return get_storage().send_inline(version.storage_key, "image/png", max_age=0)
     if not 1 <= page <= min(version.pages or 1, PREVIEW_PAGES):
         abort(404)
-    image = rasterize(get_storage().read_bytes(version.storage_key), page - 1, PREVIEW_WIDTH)
+    try:  # drawn in the files work process, within its limits
+        image = run_job("rasterize", get_storage().read_bytes(version.storage_key), page - 1,
+                        PREVIEW_WIDTH)
+    except (RenderFailed, RenderTimeout):
+        abort(503)
     return Response(image, mimetype="image/png", headers={"Cache-Control": "private, max-age=600"})
 
 
