@@ -83,10 +83,9 @@ def _in_work_process(data: bytes, purpose: str):
 
     from portal.pdf.worker import Refused, RenderFailed, RenderTimeout, RenderTooLarge, run_job
 
-    if not data:  # cheap refusals need no other process
-        raise ImageRejected("empty")
-    if len(data) > MAX_BYTES:
-        raise ImageRejected("bytes")
+    reason = header_problem(data)  # cheap refusals (the header only) need no other process
+    if reason is not None:
+        raise ImageRejected(reason)
     try:
         return run_job("image", data, purpose, timeout=current_app.config["IMAGE_TIMEOUT"])
     except Refused as exc:
@@ -115,6 +114,27 @@ def checked_png(data: bytes) -> ProcessedImage:
     return _in_work_process(data, "material")
 
 
+def header_problem(data: bytes) -> str | None:
+    """Why the upload is refused by its size, format or declared dimensions (read from
+    its header, nothing decoded), or ``None``."""
+    if not data:
+        return "empty"
+    if len(data) > MAX_BYTES:
+        return "bytes"
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        return "pixels"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return "invalid"
+    if image.format not in ALLOWED_FORMATS:
+        return "format"
+    width, height = image.size
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        return "pixels"
+    return None
+
+
 # --- In the work process: decode ----------------------------------------------------------
 
 def open_upload(data: bytes, reduce_to: tuple[int, int] | None = None) -> Image.Image:
@@ -124,17 +144,11 @@ def open_upload(data: bytes, reduce_to: tuple[int, int] | None = None) -> Image.
 
     # WeasyPrint's import turns this on for the whole process; uploads must decode fully.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
-    if not data:
-        raise Refused("empty")
-    if len(data) > MAX_BYTES:
-        raise Refused("bytes")
+    reason = header_problem(data)  # again: this process trusts no caller
+    if reason is not None:
+        raise Refused(reason)
     try:
         image = Image.open(io.BytesIO(data))
-        if image.format not in ALLOWED_FORMATS:
-            raise Refused("format")
-        width, height = image.size  # from the header: nothing decoded yet
-        if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-            raise Refused("pixels")
         if reduce_to is not None and image.format == "JPEG":
             image.draft("RGB", reduce_to)  # decode at 1/2, 1/4 or 1/8 scale when enough
         image.load()  # decodes everything: a truncated or corrupt file fails here

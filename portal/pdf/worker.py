@@ -9,6 +9,8 @@ portal.pdf.worker``, started on first use and after any fork):
   then WeasyPrint), with its fonts loaded once;
 - ``files``: decoding uploaded images, checking uploaded PDFs, rasterizing PDF pages.
 
+A process loads what its jobs need (WeasyPrint and the fonts, Pillow, pdfium, pypdf) and
+says it is ready before it is given a job, so start-up never counts against a job's time.
 Every job has a time limit (the caller's ``timeout``): a job that does not answer in time
 gets its process killed and replaced, and the caller gets ``RenderTimeout``. Waiting for
 a busy process is bounded by the same time. Each process has a memory limit
@@ -18,7 +20,8 @@ the process hands freed memory back (``malloc_trim``) and exits if it still hold
 than half its limit; the next job starts a fresh one.
 
 The two sides talk over the child's standard input and output: length-prefixed pickles
-of ``(operation, args)`` one way and ``(status, payload)`` the other. Operations are
+of ``(operation, args)`` one way and ``(status, payload, ending)`` the other (``ending``:
+the process exits after this answer). Operations are
 named functions (``OPERATIONS``), imported in the child only.
 """
 from __future__ import annotations
@@ -34,11 +37,11 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 HEADER = struct.Struct(">Q")
 DEFAULT_MEMORY_MB = 768
+STARTUP_SECONDS = 60  # loading WeasyPrint takes about a second; far more on a busy machine
 # What each operation runs in the child, and in which of the two processes.
 OPERATIONS = {
     "html": ("render", "portal.pdf.render:render_pdf"),
@@ -107,15 +110,27 @@ def _give_back_memory() -> None:
         pass
 
 
-def serve(memory_mb: int) -> None:
-    """The work process: answer jobs until standard input closes."""
+def _load(operation: str):
+    module, name = OPERATIONS[operation][1].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def serve(kind: str, memory_mb: int) -> None:
+    """The work process of ``kind``: load its jobs, then answer them until standard input
+    closes."""
     if memory_mb > 0:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # nothing else may write into the answer pipe
-    functions = {}
+    functions = {operation: _load(operation) for operation, (where, _) in OPERATIONS.items()
+                 if where == kind}
+    if kind == "render":
+        from portal.pdf.render import font_configuration
+
+        font_configuration()
+    _send(answers, ("ready", None))
     while True:
         try:
             operation, args = _receive(requests)
@@ -123,9 +138,6 @@ def serve(memory_mb: int) -> None:
             return
         stop = False
         try:
-            if operation not in functions:
-                module, name = OPERATIONS[operation][1].split(":")
-                functions[operation] = getattr(importlib.import_module(module), name)
             answer = ("ok", functions[operation](*args))
         except Refused as exc:
             answer = ("refused", (exc.kind, exc.line, exc.message[:500]))
@@ -133,19 +145,23 @@ def serve(memory_mb: int) -> None:
             answer, stop = ("memory", f"more than {memory_mb} MB"), True
         except Exception as exc:  # report it and keep serving
             answer = ("error", f"{type(exc).__name__}: {exc}"[:500])
+        if not stop:
+            _give_back_memory()
+            # Still holding more than half the limit: a fresh process starts next time.
+            stop = memory_mb > 0 and _resident_mb() > memory_mb / 2
         try:
-            _send(answers, answer)
+            _send(answers, (*answer, stop))  # the caller knows this process is ending
         except MemoryError:
             return
-        _give_back_memory()
-        if stop or (memory_mb > 0 and _resident_mb() > memory_mb / 2):
-            return  # a fresh process starts with the next job
+        if stop:
+            return
 
 
 class RenderWorker:
     """One work process, used by one job at a time."""
 
-    def __init__(self):
+    def __init__(self, kind: str):
+        self.kind = kind
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._pid: int | None = None
@@ -161,9 +177,13 @@ class RenderWorker:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(
                 filter(None, [root, os.environ.get("PYTHONPATH")]))}
             process = subprocess.Popen(
-                [sys.executable, "-m", "portal.pdf.worker", str(memory_mb)],
+                [sys.executable, "-m", "portal.pdf.worker", self.kind, str(memory_mb)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
             self._process, self._pid, self._memory_mb = process, os.getpid(), memory_mb
+            ready, _, _ = select.select([process.stdout], [], [], STARTUP_SECONDS)
+            if not ready or _receive(process.stdout)[0] != "ready":
+                self.stop()
+                raise RenderFailed("the work process did not start")
         return process
 
     def stop(self) -> None:
@@ -175,19 +195,19 @@ class RenderWorker:
         self._process = None
 
     def run(self, operation: str, args: tuple, timeout: float, memory_mb: int):
-        started = time.monotonic()
         if not self._lock.acquire(timeout=timeout):
             raise RenderTimeout(f"the work process stayed busy for {timeout:g} s")
         try:
-            process = self._ensure_started(memory_mb)
             try:
-                _send(process.stdin, (operation, args))
-                left = max(timeout - (time.monotonic() - started), 0)
-                ready, _, _ = select.select([process.stdout], [], [], left)
+                process = self._ensure_started(memory_mb)
+                _send(process.stdin, (operation, args))  # the job's time starts here
+                ready, _, _ = select.select([process.stdout], [], [], timeout)
                 if not ready:
                     self.stop()
                     raise RenderTimeout(f"stopped after {timeout:g} s")
-                status, payload = _receive(process.stdout)
+                status, payload, ending = _receive(process.stdout)
+                if ending:
+                    self.stop()
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 self.stop()
                 raise RenderFailed("the work process stopped") from exc
@@ -202,7 +222,7 @@ class RenderWorker:
         raise RenderFailed(payload)
 
 
-_WORKERS = {"render": RenderWorker(), "files": RenderWorker()}
+_WORKERS = {"render": RenderWorker("render"), "files": RenderWorker("files")}
 
 
 def run_job(operation: str, *args, timeout: float | None = None,
@@ -223,4 +243,4 @@ if __name__ == "__main__":
     # portal.pdf.worker.Refused, which must be the class serve catches.
     from portal.pdf import worker
 
-    worker.serve(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MEMORY_MB)
+    worker.serve(sys.argv[1], int(sys.argv[2]))
