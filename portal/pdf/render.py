@@ -131,7 +131,8 @@ def rasterize(pdf: bytes, page_index: int = 0, width_px: int = 300) -> bytes:
         width_pt, height_pt = page.get_size()
         scale = width_px / width_pt
         if (width_pt * scale) * (height_pt * scale) > MAX_RASTER_PIXELS:
-            scale = (MAX_RASTER_PIXELS / (width_pt * height_pt)) ** 0.5
+            # pdfium rounds each side up: a little under the cap stays under it.
+            scale = (MAX_RASTER_PIXELS / (width_pt * height_pt)) ** 0.5 * 0.99
         bitmap = page.render(scale=scale)
         image = bitmap.to_pil()
         buffer = io.BytesIO()

@@ -49,7 +49,7 @@ OPERATIONS = {
     "document": ("render", "portal.pdf.sources:render_document"),
     "rasterize": ("files", "portal.pdf.render:rasterize"),
     "image": ("files", "portal.images:decode_upload"),
-    "pdf_upload": ("files", "portal.publishing.uploads:inspect_pdf"),
+    "pdf_upload": ("files", "portal.pdf.inspect:inspect_pdf"),
 }
 
 

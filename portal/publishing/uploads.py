@@ -16,13 +16,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from portal.catalog.content_checks import apparent_language
-from portal.catalog.documents import THUMBNAIL_WIDTH, RenderedMaterial
+from portal.catalog.documents import RenderedMaterial
 from portal.images import ImageRejected, checked_png
+from portal.pdf.inspect import MAX_PAGES  # noqa: F401 (the sources' limit too)
 from portal.pdf.worker import Refused, RenderFailed, RenderTimeout, RenderTooLarge, run_job
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
-MAX_PAGES = 40
-MIN_PAGE_PT, MAX_PAGE_PT = 72, 7200  # 1 inch, 100 inches
 REASONS = {
     "unreadable": _l("This PDF cannot be read (damaged or protected by a password)."),
     "no_pages": _l("This PDF has no pages."),
@@ -87,42 +86,6 @@ def _checked_png(data: bytes) -> RenderedMaterial:
         raise UploadRejected(str(exc), exc.status) from exc
     return RenderedMaterial(processed.png, processed.thumbnail, None, processed.width,
                             processed.height, "")
-
-
-def inspect_pdf(data: bytes) -> tuple[int, bytes, str]:
-    """The ``files`` work process's ``pdf_upload`` job: (pages, thumbnail, text), or
-    ``Refused`` with a reason of ``REASONS``."""
-    import pypdfium2
-
-    from portal.catalog.content_checks import pdf_text
-    from portal.pdf.active import active_content
-    from portal.pdf.render import rasterize
-
-    found = active_content(data)
-    if found:
-        raise Refused("active", None, ", ".join(found))
-    try:
-        document = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError:
-        # pdfium says "password" for encrypted files: both are refused the same way.
-        raise Refused("unreadable") from None
-    try:
-        pages = len(document)
-        if pages == 0:
-            raise Refused("no_pages")
-        if pages > MAX_PAGES:
-            raise Refused("pages")
-        for index in range(pages):  # sizes first: drawing a huge page is the attack
-            if not all(MIN_PAGE_PT <= side <= MAX_PAGE_PT
-                       for side in document[index].get_size()):
-                raise Refused("page_size")
-        for index in range(pages):  # a page that cannot be drawn fails here, not later
-            document[index].render(scale=0.05)
-    except pypdfium2.PdfiumError:
-        raise Refused("unreadable") from None
-    finally:
-        document.close()
-    return pages, rasterize(data, 0, THUMBNAIL_WIDTH), pdf_text(data)
 
 
 def language_problem(text: str, language: str) -> str | None:
