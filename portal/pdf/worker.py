@@ -12,10 +12,10 @@ portal.pdf.worker``, started on first use and after any fork):
 A process loads what its jobs need (WeasyPrint and the fonts, Pillow, pdfium, pypdf) and
 says it is ready before it is given a job, so start-up never counts against a job's time.
 Every job has a time limit (the caller's ``timeout``): a job that does not answer in time
-gets its process killed and replaced, and the caller gets ``RenderTimeout``. Waiting for
-a busy process is bounded by the same time. Each process has a memory limit
-(``RLIMIT_AS``, ``PORTAL_WORK_MEMORY_MB``): a job that passes it gets ``RenderTooLarge``
-and the process exits, so what the job took goes back to the system. After every job
+gets its process killed and replaced, and the caller gets ``RenderTimeout``; so does a
+job that waited three times its limit for the process, busy with others. Each process
+has a memory limit (``RLIMIT_AS``, ``PORTAL_WORK_MEMORY_MB``): a job that passes it gets
+``RenderTooLarge`` and the process exits, so what the job took goes back to the system. After every job
 the process hands freed memory back (``malloc_trim``) and exits if it still holds more
 than half its limit; the next job starts a fresh one.
 
@@ -41,6 +41,7 @@ from pathlib import Path
 
 HEADER = struct.Struct(">Q")
 DEFAULT_MEMORY_MB = 768
+QUEUE_LIMITS = 3
 STARTUP_SECONDS = 60  # loading WeasyPrint takes about a second; far more on a busy machine
 # What each operation runs in the child, and in which of the two processes.
 OPERATIONS = {
@@ -195,8 +196,10 @@ class RenderWorker:
         self._process = None
 
     def run(self, operation: str, args: tuple, timeout: float, memory_mb: int):
-        if not self._lock.acquire(timeout=timeout):
-            raise RenderTimeout(f"the work process stayed busy for {timeout:g} s")
+        # Jobs queue for the process (one at a time keeps its memory bounded), for at most
+        # three of their time limits: then the request is answered rather than kept waiting.
+        if not self._lock.acquire(timeout=QUEUE_LIMITS * timeout):
+            raise RenderTimeout(f"the work process stayed busy for {QUEUE_LIMITS * timeout:g} s")
         try:
             try:
                 process = self._ensure_started(memory_mb)
