@@ -15,14 +15,14 @@ Every job has a time limit (the caller's ``timeout``): a job that does not answe
 gets its process killed and replaced, and the caller gets ``RenderTimeout``; so does a
 job that waited three times its limit for the process, busy with others. Each process
 has a memory limit (``RLIMIT_AS``, ``PORTAL_WORK_MEMORY_MB``): a job that passes it gets
-``RenderTooLarge`` and the process exits, so what the job took goes back to the system. After every job
-the process hands freed memory back (``malloc_trim``) and exits if it still holds more
-than half its limit; the next job starts a fresh one.
+``RenderTooLarge`` and the process exits, so what the job took goes back to the system.
+After every job the process hands freed memory back (``malloc_trim``) and exits if it
+still holds more than half its limit; the next job starts a fresh one.
 
 The two sides talk over the child's standard input and output: length-prefixed pickles
 of ``(operation, args)`` one way and ``(status, payload, ending)`` the other (``ending``:
-the process exits after this answer). Operations are
-named functions (``OPERATIONS``), imported in the child only.
+the process exits after this answer). Operations are named functions (``OPERATIONS``),
+imported in the child only.
 """
 from __future__ import annotations
 
