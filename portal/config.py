@@ -75,6 +75,16 @@ def environment_settings(instance_path: Path) -> dict:
                     f"{name} must be an ISO 8601 time, got {value!r}") from exc
     if _int_env("TRUSTED_PROXIES", 0) < 0:
         raise ConfigurationError("PORTAL_TRUSTED_PROXIES is a number of proxies (0 or more)")
+    if 0 < _int_env("WORK_MEMORY_MB", 768) < 256:
+        # WeasyPrint and its fonts alone take about 250 MB of address space.
+        raise ConfigurationError("PORTAL_WORK_MEMORY_MB is at least 256 (or 0: no limit)")
+    try:
+        from limits import parse_many
+
+        parse_many(_env("UPLOAD_RATE_LIMIT", "10 per minute"))
+    except ValueError as exc:
+        raise ConfigurationError("PORTAL_UPLOAD_RATE_LIMIT reads like '10 per minute;60 per "
+                                 f"hour', got {_env('UPLOAD_RATE_LIMIT')!r}") from exc
     database_url = _env("DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}")
     return {
         "PORTAL_ENV": env,
