@@ -48,6 +48,7 @@ def database_url(tmp_path_factory):
 
 class Servers:
     urls: list[str]
+    clock_started: float  # when both servers' clocks read WEEK_TIME (PORTAL_CLOCK_ANCHOR)
     mail_folder: Path
     s3_endpoint: str
 
@@ -79,6 +80,8 @@ def s3_endpoint():
 def servers(tmp_path_factory, database_url, s3_endpoint):
     servers = Servers()
     base = tmp_path_factory.mktemp("two-servers")
+    anchor = datetime.now(UTC)
+    servers.clock_started = anchor.timestamp()
     env = {**os.environ, "PORTAL_DATABASE_URL": database_url,
            "PORTAL_STORAGE": "s3", "PORTAL_S3_BUCKET": "portal-servers",
            "PORTAL_S3_ENDPOINT_URL": s3_endpoint, "PORTAL_S3_REGION": "us-east-1",
@@ -86,7 +89,7 @@ def servers(tmp_path_factory, database_url, s3_endpoint):
            "PORTAL_MAIL_FOLDER": str(base / "mail"),
            "PORTAL_SECRET_KEY": "the-same-secret-on-every-server", "PORTAL_CLOCK_START": WEEK_TIME,
            # One clock for both servers (and the commands), as one deployment would have.
-           "PORTAL_CLOCK_ANCHOR": datetime.now(UTC).isoformat(),
+           "PORTAL_CLOCK_ANCHOR": anchor.isoformat(),
            "PORTAL_WORKERS": "1", "PORTAL_THREADS": "2"}
     env.pop("PORTAL_SMTP_URL", None)
     if redis_is_up():
@@ -155,8 +158,8 @@ def last_mail_link(folder: Path) -> str:
 
 
 def server_totp(page: str, clock_started: float) -> str:
-    """The code for the key the set-up page shows, at the server's clock (which started
-    at WEEK_TIME when the server first read it)."""
+    """The code for the key the set-up page shows, at the server's clock (which read
+    WEEK_TIME at ``clock_started``, its PORTAL_CLOCK_ANCHOR)."""
     import pyotp
 
     secret = re.search(r'<code class="totp-key">([A-Z2-7]+)</code>', page).group(1)
@@ -185,7 +188,6 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
         allow_redirects=False, timeout=30)
     assert signed_in.status_code == 302
     # ...and downloads on the second, with the session the first one signed.
-    clock_started = time.time()  # the second server's first reading of its clock
     download = organization.get(f"{second}/kits/trousse-organismes/affiche/fr/download",
                                 timeout=30, allow_redirects=False)
     assert download.status_code == 302  # to a presigned URL of the bucket
@@ -204,7 +206,7 @@ def test_two_servers_serve_the_same_users_and_figures(servers):
     setup = staff.get(f"{second}/account/two-factor", timeout=30).text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', setup).group(1)
     assert staff.post(f"{second}/account/two-factor", data={
-        "csrf_token": token, "code": server_totp(setup, clock_started)},
+        "csrf_token": token, "code": server_totp(setup, servers.clock_started)},
         allow_redirects=False, timeout=30).status_code == 302
     # The figures lag the downloads by a few seconds (events still committing are left for
     # the next catch-up), never more.
