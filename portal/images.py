@@ -152,8 +152,6 @@ def open_upload(data: bytes, reduce_to: tuple[int, int] | None = None) -> Image.
         if reduce_to is not None and image.format == "JPEG":
             image.draft("RGB", reduce_to)  # decode at 1/2, 1/4 or 1/8 scale when enough
         image.load()  # decodes everything: a truncated or corrupt file fails here
-    except Refused:
-        raise
     except Image.DecompressionBombError:
         raise Refused("pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
