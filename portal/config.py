@@ -40,6 +40,8 @@ DOWNLOAD_RATE_LIMIT = "60 per minute;600 per hour"
 # QR scans per address: a class behind one school address still gets through; past
 # it, scans are not recorded and the help page is answered with 429.
 QR_SCAN_LIMIT = "30 per minute"
+# Uploads (logos, photos, staff files) per account: decoding and checking them is work.
+UPLOAD_RATE_LIMIT = "10 per minute;60 per hour"
 
 
 def _check_limit(name: str, value: str) -> None:
@@ -95,9 +97,13 @@ def environment_settings(instance_path: Path) -> dict:
     if _int_env("TRUSTED_PROXIES", 0) < 0:
         raise ConfigurationError("PORTAL_TRUSTED_PROXIES is a number of proxies (0 or more)")
     limits = {name: _env(name, default) for name, default in (
-        ("DOWNLOAD_RATE_LIMIT", DOWNLOAD_RATE_LIMIT), ("QR_SCAN_LIMIT", QR_SCAN_LIMIT))}
+        ("DOWNLOAD_RATE_LIMIT", DOWNLOAD_RATE_LIMIT), ("QR_SCAN_LIMIT", QR_SCAN_LIMIT),
+        ("UPLOAD_RATE_LIMIT", UPLOAD_RATE_LIMIT))}
     for name, value in limits.items():
         _check_limit(name, value)
+    if 0 < _int_env("WORK_MEMORY_MB", 768) < 256:
+        # WeasyPrint and its fonts alone take about 250 MB of address space.
+        raise ConfigurationError("PORTAL_WORK_MEMORY_MB is at least 256 (or 0: no limit)")
     database_url = _env("DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}")
     return {
         "PORTAL_ENV": env,
@@ -126,6 +132,10 @@ def environment_settings(instance_path: Path) -> dict:
         "MATERIALS_PATH": _env("MATERIALS_PATH", str(PROJECT_ROOT / "materials")),
         "MAX_CONTENT_LENGTH": _int_env("MAX_UPLOAD_BYTES", 8 * 1024 * 1024),
         "PDF_RENDER_TIMEOUT": _int_env("PDF_RENDER_TIMEOUT", 20),
+        # Limits of the work processes (portal/pdf/worker.py): address space of each, in
+        # MB, and the time an uploaded image may take to decode.
+        "WORK_MEMORY_MB": _int_env("WORK_MEMORY_MB", 768),
+        "IMAGE_TIMEOUT": _int_env("IMAGE_TIMEOUT", 10),
         "DOCUMENT_RETENTION_DAYS": _int_env("DOCUMENT_RETENTION_DAYS", 90),
         "UNVERIFIED_RETENTION_DAYS": _int_env("UNVERIFIED_RETENTION_DAYS", 14),
         "AUDIT_RETENTION_DAYS": _int_env("AUDIT_RETENTION_DAYS", 1095),

@@ -20,9 +20,10 @@ def hashed_client_address() -> str:
     return keyed_hash(request.remote_addr or "unknown", "ratelimit")
 
 
-def download_rate_key() -> str:
-    """The rate-limit key of a download: the account the session names (a keyed hash of
-    its id), so a limit follows one account across addresses; the address without one."""
+def account_or_address() -> str:
+    """The rate-limit key of what one account does (downloads, uploads): the account the
+    session names (a keyed hash of its id), so a limit follows one account across
+    addresses; the hashed address without one."""
     from flask import session
 
     from portal.auth.sessions import SessionId
@@ -40,3 +41,12 @@ def download_rate_limit() -> str:
 
 def qr_scan_limit() -> str:
     return current_app.config["QR_SCAN_LIMIT"]
+
+
+def sends_a_file() -> bool:
+    """Whether the request carries a file: only those count against the upload limit."""
+    return any(upload.filename for upload in request.files.values())
+
+
+def upload_rate_limit() -> str:
+    return current_app.config["UPLOAD_RATE_LIMIT"]

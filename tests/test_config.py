@@ -60,7 +60,9 @@ def test_environment_variables_are_read(clean_env, tmp_path):
 
 
 @pytest.mark.parametrize("name, value", [("PORTAL_ENV", "staging"), ("PORTAL_STORAGE", "ftp"),
-                                         ("PORTAL_MAX_UPLOAD_BYTES", "lots")])
+                                         ("PORTAL_MAX_UPLOAD_BYTES", "lots"),
+                                         ("PORTAL_WORK_MEMORY_MB", "100"),
+                                         ("PORTAL_UPLOAD_RATE_LIMIT", "lots")])
 def test_wrong_settings_are_refused(clean_env, tmp_path, name, value):
     clean_env.setenv(name, value)
     with pytest.raises((ConfigurationError, RuntimeError)):

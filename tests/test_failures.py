@@ -174,7 +174,7 @@ def test_s3_stopping_and_starting_during_a_batch(s3_portal, s3_server, make_acco
         account = make_account("organization", display_name=f"Organisme {number}")
         save_profile(account, {"organization_name": f"Organisme {number}"}, None)
         organizations.append(account)
-    real_render = documents_module.render_in_worker
+    real_render = documents_module.run_job
     renders = []
 
     def render_while_the_server_flaps(*args, **kwargs):
@@ -185,7 +185,7 @@ def test_s3_stopping_and_starting_during_a_batch(s3_portal, s3_server, make_acco
             s3_server.start()
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(documents_module, "render_in_worker", render_while_the_server_flaps)
+    monkeypatch.setattr(documents_module, "run_job", render_while_the_server_flaps)
     with s3_portal.app_context():
         first = submit("prepare_posters")
         wait_for_threads()

@@ -47,14 +47,14 @@ def committed_organization(app):
 
 def test_simultaneous_requests_render_once(app, committed_organization, monkeypatch):
     renders = []
-    real_render = documents_module.render_in_worker
+    real_render = documents_module.run_job
 
     def slow_counting_render(*args, **kwargs):
         renders.append(threading.get_ident())
         time.sleep(0.4)  # widen the window in which the second request arrives
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(documents_module, "render_in_worker", slow_counting_render)
+    monkeypatch.setattr(documents_module, "run_job", slow_counting_render)
     results, errors = [], []
     barrier = threading.Barrier(2)
 

@@ -51,6 +51,7 @@ def database_url(tmp_path_factory):
 
 class Servers:
     urls: list[str]
+    clock_started: float  # when both servers' clocks read WEEK_TIME (PORTAL_CLOCK_ANCHOR)
     mail_folder: Path
     s3_endpoint: str
 
@@ -82,6 +83,8 @@ def s3_endpoint():
 def servers(tmp_path_factory, database_url, s3_endpoint):
     servers = Servers()
     base = tmp_path_factory.mktemp("two-servers")
+    anchor = datetime.now(UTC)
+    servers.clock_started = anchor.timestamp()
     env = {**os.environ, "PORTAL_DATABASE_URL": database_url,
            "PORTAL_STORAGE": "s3", "PORTAL_S3_BUCKET": "portal-servers",
            "PORTAL_S3_ENDPOINT_URL": s3_endpoint, "PORTAL_S3_REGION": "us-east-1",
@@ -89,7 +92,7 @@ def servers(tmp_path_factory, database_url, s3_endpoint):
            "PORTAL_MAIL_FOLDER": str(base / "mail"),
            "PORTAL_SECRET_KEY": "the-same-secret-on-every-server", "PORTAL_CLOCK_START": WEEK_TIME,
            # One clock for both servers (and the commands), as one deployment would have.
-           "PORTAL_CLOCK_ANCHOR": datetime.now(UTC).isoformat(),
+           "PORTAL_CLOCK_ANCHOR": anchor.isoformat(),
            "PORTAL_WORKERS": "1", "PORTAL_THREADS": "2"}
     env.pop("PORTAL_SMTP_URL", None)
     if redis_is_up():

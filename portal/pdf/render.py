@@ -116,13 +116,24 @@ def render_pdf(html: str, asset_root: Path, extra_assets: dict[str, bytes] | Non
                        fetched_urls=[url for url, served in fetcher.log if served])
 
 
+# A page image never has more pixels than the largest picture the portal accepts (64 MB
+# in memory): a very tall page (10 x 14,400 pt) drawn at a thumbnail's width would
+# otherwise need gigabytes. Previews and thumbnails need far less.
+MAX_RASTER_PIXELS = 16_000_000
+
+
 def rasterize(pdf: bytes, page_index: int = 0, width_px: int = 300) -> bytes:
-    """A PNG of one PDF page at the given width (WeasyPrint has no image output)."""
+    """A PNG of one PDF page at the given width (WeasyPrint has no image output), drawn
+    smaller when that width would make more than ``MAX_RASTER_PIXELS`` pixels."""
     document = pypdfium2.PdfDocument(pdf)
     try:
         page = document[page_index]
-        width_pt = page.get_width()
-        bitmap = page.render(scale=width_px / width_pt)
+        width_pt, height_pt = page.get_size()
+        scale = width_px / width_pt
+        if (width_pt * scale) * (height_pt * scale) > MAX_RASTER_PIXELS:
+            # pdfium rounds each side up: a little under the cap stays under it.
+            scale = (MAX_RASTER_PIXELS / (width_pt * height_pt)) ** 0.5 * 0.99
+        bitmap = page.render(scale=scale)
         image = bitmap.to_pil()
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=True)

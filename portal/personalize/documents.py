@@ -6,6 +6,10 @@ document (another thread, worker or server) finds the row and waits for it. The 
 status is the lock: only whoever moves it to ``rendering`` renders, and a lease that
 outlives the render time limit can be taken over. The file is written to storage
 atomically before the row says ``ready``, so nobody is served a half-written file.
+
+The web process only gathers the document's context and in-memory assets; the template
+(which may be a source staff edited) and WeasyPrint run in the render process, within
+its time and memory limits (``portal.pdf.worker``).
 """
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from jinja2 import TemplateError
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -26,17 +29,11 @@ from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.facts import facts
 from portal.models import Account, Material, PersonalizedDocument
-from portal.pdf.render import rasterize, template_environment
-from portal.pdf.sources import sandbox, with_stylesheet
-from portal.pdf.worker import RenderFailed, RenderTimeout, render_in_worker
+from portal.pdf.worker import Refused, RenderFailed, RenderTimeout, run_job
 from portal.storage import StorageError, get_storage
 
 QR_KINDS = ("poster", "flyer")
 PREVIEW_WIDTH = 600
-COBRAND_WRAPPER = (
-    '{% extends source %}'
-    '{% block cobrand %}{% include "_partials/cobrand_personalized.html" %}{% endblock %}'
-)
 
 
 class DocumentUnavailable(RuntimeError):
@@ -99,8 +96,9 @@ def _qr_svg(url: str) -> bytes:
     return buffer.getvalue()
 
 
-def document_html(document: PersonalizedDocument) -> tuple[str, dict[str, bytes]]:
-    """The HTML of a personalized document and the in-memory assets it may fetch."""
+def document_job(document: PersonalizedDocument) -> tuple:
+    """The arguments of the render process's ``document`` job (``portal.pdf.sources.
+    render_document``): no template is rendered here."""
     material = document.material
     kit_entry, entry = _manifest_entries(material)
     data = json.loads(document.data_json)
@@ -117,26 +115,23 @@ def document_html(document: PersonalizedDocument) -> tuple[str, dict[str, bytes]
         url = qr_url(document)
         assets[f"qr/{document.qr_token}.svg"] = _qr_svg(url)
         context.update(qr_src=f"asset:qr/{document.qr_token}.svg", qr_url=url)
-    env = template_environment(Path(current_app.config["MATERIALS_PATH"]) / "sources")
-    version = document.material_version
+    cobrand = material.kind in QR_KINDS
+    context["org" if cobrand else "person"] = data
     # A version staff made from an edited source is co-branded from that source (its CSS
     # added as it was when the version was made); others from the file of materials/.
-    source = entry["source"][material.language]
-    if version is not None and version.source_html is not None:
-        # Staff's source runs in the immutable sandbox, as when its version was made.
-        env = sandbox(Path(current_app.config["MATERIALS_PATH"]) / "sources")
-        source = env.from_string(version.source_html)
-    if material.kind in QR_KINDS:
-        context["org"] = data
-        template = env.from_string(COBRAND_WRAPPER)
-        html = template.render(source=source, **context)
-    else:
-        context["person"] = data
-        template = source if not isinstance(source, str) else env.get_template(source)
-        html = template.render(**context)
-    if version is not None and version.source_css:
-        html = with_stylesheet(html, version.source_css)
-    return html, assets
+    version = document.material_version
+    source = version.source_html if version is not None else None
+    css = (version.source_css or "") if version is not None else ""
+    root = Path(current_app.config["MATERIALS_PATH"])
+    return (root / "sources", root / "assets", entry["source"][material.language], source,
+            css, cobrand, context, assets)
+
+
+def document_html(document: PersonalizedDocument) -> tuple[str, dict[str, bytes]]:
+    """The HTML of a personalized document and the in-memory assets it may fetch (made
+    in the render process, as for the real document)."""
+    job = document_job(document)
+    return run_job("document", *job)[1], job[-1]
 
 
 def _take_lease(document: PersonalizedDocument) -> bool:
@@ -159,16 +154,13 @@ def _take_lease(document: PersonalizedDocument) -> bool:
 
 def _render_and_store(document: PersonalizedDocument) -> None:
     storage = get_storage()
-    asset_root = Path(current_app.config["MATERIALS_PATH"]) / "assets"
     try:
-        html, assets = document_html(document)
-        rendered = render_in_worker(html, asset_root, assets,
-                                    timeout=current_app.config["PDF_RENDER_TIMEOUT"])
+        rendered, _html = run_job("document", *document_job(document))
         if rendered.refused_urls:
             raise RenderFailed(f"refused URLs: {rendered.refused_urls[:3]}")
         key = f"personalized/{document.data_hash}.pdf"
         storage.put_bytes(key, rendered.data, "application/pdf")
-    except (RenderFailed, RenderTimeout, StorageError, TemplateError, OSError) as exc:
+    except (RenderFailed, RenderTimeout, Refused, StorageError, OSError) as exc:
         db.session.rollback()
         db.session.execute(update(PersonalizedDocument)
                            .where(PersonalizedDocument.id == document.id)
@@ -209,9 +201,9 @@ def ensure_preview(document: PersonalizedDocument) -> str:
     storage = get_storage()
     key = f"personalized/{document.data_hash}.preview.png"
     try:
-        image = rasterize(storage.read_bytes(document.storage_key), 0, PREVIEW_WIDTH)
+        image = run_job("rasterize", storage.read_bytes(document.storage_key), 0, PREVIEW_WIDTH)
         storage.put_bytes(key, image, "image/png")
-    except StorageError as exc:
+    except (StorageError, RenderFailed, RenderTimeout) as exc:
         raise DocumentUnavailable(str(exc)) from exc
     document.preview_key = key
     db.session.commit()

@@ -73,6 +73,7 @@ def _ready_or_503(document):
 
 
 @bp.route("/personalize", methods=["GET", "POST"])
+@limits.uploads
 @allowed_by(cobrand_refusal)
 def cobrand():
     profile = get_profile(current_user)
@@ -80,13 +81,14 @@ def cobrand():
     form = CobrandForm(obj=profile, campaign=campaign)
     if request.method == "GET" and profile is None:
         form.organization_name.data = current_user.display_name
+    status = 200
     if form.validate_on_submit():
         chosen = form.logo.data
         upload = chosen.read() if chosen is not None and getattr(chosen, "filename", "") else None
         try:
             save_profile(current_user, form.data, upload, remove_logo=form.remove_logo.data)
         except ImageRejected as exc:
-            form.logo.errors = [str(exc)]
+            form.logo.errors, status = [str(exc)], exc.status
         else:
             flash(_("Your details are saved. Your posters and flyers are ready below."), "success")
             return redirect(url_for("personalize.cobrand") + "#documents")
@@ -95,7 +97,7 @@ def cobrand():
         for material in personalizable_materials(current_user):
             data = cobrand_data(profile, material.language)
             documents.append((material, document_for(current_user, material, data)))
-    status = 400 if form.errors else 200
+    status = max(status, 400) if form.errors else 200
     return render_template("personalize/cobrand.html", form=form, profile=profile,
                            documents=documents, campaign=campaign), status
 
@@ -164,9 +166,11 @@ def certificate():
 
 @bp.route("/frame", methods=["GET", "POST"])
 @limits.downloads
+@limits.uploads
 @allowed_by(citizen_refusal)
 def frame():
     form = FrameForm()
+    status = 200
     if form.validate_on_submit():
         material = frame_material(form.language.data)
         if material is None:
@@ -174,7 +178,7 @@ def frame():
         try:
             png = framed_profile_picture(form.photo.data.read(), form.language.data)
         except ImageRejected as exc:
-            form.photo.errors = [str(exc)]
+            form.photo.errors, status = [str(exc)], exc.status
         else:
             # Processed in memory, sent, and forgotten: the photo is never stored.
             record_download(current_user, material.kit, material_version=material.current_version,
@@ -184,7 +188,7 @@ def frame():
             return Response(png, mimetype="image/png", headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
                 "Cache-Control": "no-store"})
-    status = 400 if form.errors else 200
+    status = max(status, 400) if form.errors else 200
     return render_template("personalize/frame.html", form=form), status
 
 

@@ -7,14 +7,14 @@ from datetime import date
 from pathlib import Path
 
 from flask import current_app
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ImageDraw, ImageFont
 from sqlalchemy import select
 
 from portal.catalog.services import current_campaign, kits_open_to_sql
 from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.facts import facts, localized
-from portal.images import open_upload, process_logo
+from portal.images import process_logo, square_photo
 from portal.models import Account, CobrandProfile, Kit, Material
 from portal.reference import KIND_CITIZEN, REGIONS
 from portal.storage import get_storage
@@ -119,11 +119,7 @@ def certificate_data(name: str, region: str | None, language: str, today: date) 
 
 def framed_profile_picture(photo: bytes, language: str) -> bytes:
     """The photo, squared and framed with the campaign's band, as a PNG. In memory only."""
-    image = open_upload(photo).convert("RGB")
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    image = image.crop((left, top, left + side, top + side)).resize(
-        (FRAME_SIZE, FRAME_SIZE), Image.LANCZOS)
+    image = square_photo(photo, FRAME_SIZE)  # decoded in the work process, within limits
     draw = ImageDraw.Draw(image)
     brand, accent = (59, 42, 107), (244, 184, 96)
     ring = 28

@@ -17,10 +17,10 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from portal.catalog.content_checks import missing_help_lines, placeholders, unknown_phone_numbers
-from portal.catalog.material_files import RENDERER_VERSION, RenderedMaterial, material_files
+from portal.catalog.material_files import RENDERER_VERSION, RenderedMaterial
 from portal.facts import facts
 from portal.models import Material
-from portal.pdf.worker import RenderFailed, RenderTimeout, SourceFailed, render_source_in_worker
+from portal.pdf.worker import Refused, RenderFailed, RenderTimeout, RenderTooLarge, run_job
 from portal.publishing.uploads import MAX_PAGES
 
 MAX_SOURCE_CHARS = 100_000
@@ -118,15 +118,18 @@ def render_source(material: Material, siblings: list[Material], html: str, css: 
     check_source(html, css)
     context = template_context(material, siblings)
     root = Path(current_app.config["MATERIALS_PATH"])
+    width, height = png_size(material)
     try:
-        pdf, rendered_html = render_source_in_worker(
-            html, css, root / "sources", context, root / "assets",
-            timeout=current_app.config["PDF_RENDER_TIMEOUT"])
-    except SourceFailed as exc:
+        pdf, _html, files = run_job("source", html, css, root / "sources", context,
+                                    root / "assets", material.format, width, height)
+    except Refused as exc:
         raise SourceRejected(_source_failure(exc)) from exc
     except RenderTimeout as exc:
         raise SourceRejected(_l("The material took too long to render and was stopped. "
                                 "Simplify the source.")) from exc
+    except RenderTooLarge as exc:
+        raise SourceRejected(_l("The material needed more memory than the portal gives a "
+                                "render and was stopped. Simplify the source.")) from exc
     except RenderFailed as exc:
         raise SourceRejected(_l("The material could not be rendered. Check the HTML and "
                                 "the CSS.")) from exc
@@ -136,15 +139,13 @@ def render_source(material: Material, siblings: list[Material], html: str, css: 
                                 "(asset:…).", urls=", ".join(pdf.refused_urls[:3])))
     if pdf.pages > MAX_PAGES:
         raise SourceRejected(_l("The material has more than 40 pages."))
-    width, height = png_size(material)
-    files = material_files(pdf.data, pdf.pages, rendered_html, material.format, width, height)
     messages = content_messages(files.text)
     if messages:
         raise SourceRejected(*messages)
     return files, source_fingerprint(html, css, context)
 
 
-def _source_failure(exc: SourceFailed) -> str:
+def _source_failure(exc: Refused) -> str:
     """A translated sentence for staff. Jinja's own wording (in English) is given only for
     a syntax error, where it says what is wrong on the line; other messages could show
     internals (the sandbox's reasoning, the server's folders) and are left out."""

@@ -12,13 +12,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import limits
 from portal.catalog.manifest import ManifestError, load_manifest
 from portal.catalog.services import readable_filename
 from portal.clock import naive_utc_now
 from portal.extensions import db
 from portal.i18n import datetime_local
 from portal.models import Campaign, Kit, Material, MaterialVersion
-from portal.pdf.render import rasterize
+from portal.pdf.worker import RenderFailed, RenderTimeout, run_job
 from portal.publishing import services
 from portal.publishing.forms import (
     ActionForm,
@@ -136,9 +137,11 @@ def material_page(material_id):
 
 
 @bp.post("/materials/<int:material_id>/upload")
+@limits.uploads
 def material_upload(material_id):
     material = db.get_or_404(Material, material_id)
     form = UploadForm()
+    status = 400
     if form.validate_on_submit():
         if material.personalizable:
             form.file.errors.append(_("Organizations co-brand this material: change it by "
@@ -154,6 +157,7 @@ def material_upload(material_id):
                     raise UploadRejected("; ".join(messages))
             except UploadRejected as exc:
                 form.file.errors.append(str(exc))
+                status = exc.status
             else:
                 version = services.add_version(material, files, get_storage(),
                                                actor=current_user)
@@ -161,7 +165,7 @@ def material_upload(material_id):
                         "current.", number=version.number), "success")
                 return redirect(url_for("staff.version_page", material_id=material.id,
                                         number=version.number))
-    return _material_page(material, 400, upload=form)
+    return _material_page(material, status, upload=form)
 
 
 def _starting_source(material: Material) -> tuple[str, str]:
@@ -237,7 +241,11 @@ def version_page_image(material_id, number, page):
         return get_storage().send_inline(version.storage_key, "image/png", max_age=0)
     if not 1 <= page <= min(version.pages or 1, PREVIEW_PAGES):
         abort(404)
-    image = rasterize(get_storage().read_bytes(version.storage_key), page - 1, PREVIEW_WIDTH)
+    try:  # drawn in the files work process, within its limits
+        image = run_job("rasterize", get_storage().read_bytes(version.storage_key), page - 1,
+                        PREVIEW_WIDTH)
+    except (RenderFailed, RenderTimeout):
+        abort(503)
     return Response(image, mimetype="image/png", headers={"Cache-Control": "private, max-age=600"})
 
 
