@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -44,6 +45,30 @@ def _cheaper_password_hashing() -> None:
 
 _cheaper_password_hashing()
 TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+
+
+@contextmanager
+def own_database(tmp_path_factory, purpose: str):
+    """A database of a test module's own, for servers it starts: SQLite in a temporary
+    folder, or a fresh PostgreSQL database on the run's server, named after the run's test
+    database (engineers sharing a server do not collide) and dropped afterwards."""
+    if not (TEST_DATABASE_URL or "").startswith("postgres"):
+        yield f"sqlite:///{tmp_path_factory.mktemp(purpose) / 'portal.db'}"
+        return
+    from sqlalchemy import create_engine
+
+    server = normalize_database_url(TEST_DATABASE_URL)
+    name = f"portal_{purpose}_" + server.rsplit("/", 1)[1].split("?")[0]
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 def free_port() -> int:

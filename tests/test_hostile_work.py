@@ -18,11 +18,11 @@ import pyotp
 import pytest
 import requests
 from PIL import Image
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from portal import create_app
 from portal.config import PROJECT_ROOT, normalize_database_url
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, free_port
+from tests.conftest import PASSWORD, free_port, own_database
 from tests.test_servers import browser, csrf_token, wait_until_healthy
 
 pytestmark = pytest.mark.no_db_isolation  # the server has its own database
@@ -39,21 +39,8 @@ FILLING = ("{% if org %}{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory):
-    """A database of its own: SQLite in a temporary folder, or a fresh PostgreSQL one
-    named after the test database (engineers sharing a server do not collide)."""
-    if not (TEST_DATABASE_URL or "").startswith("postgres"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'portal.db'}"
-        return
-    server = normalize_database_url(TEST_DATABASE_URL)
-    name = server.rsplit("/", 1)[1] + "_hostile"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield server.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with own_database(tmp_path_factory, "hostile") as url:
+        yield url
 
 
 class Live:

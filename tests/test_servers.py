@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
-from portal.config import PROJECT_ROOT, normalize_database_url
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, free_port
+from portal.config import PROJECT_ROOT
+from tests.conftest import PASSWORD, free_port, own_database
 from tests.test_jobs import redis_is_up
 
 pytestmark = pytest.mark.no_db_isolation  # the servers see only what is committed
@@ -31,22 +30,8 @@ WEEK_TIME = "2027-03-04T14:30:00-05:00"  # the national day, for both servers' c
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory):
-    """A database of its own: SQLite in a temporary folder, or a fresh PostgreSQL one."""
-    if not (TEST_DATABASE_URL or "").startswith("postgres"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('servers') / 'portal.db'}"
-        return
-    server = normalize_database_url(TEST_DATABASE_URL)
-    # Named after the test database: runs on other test databases of the same server
-    # (several worktrees at once) each have their own.
-    name = "portal_two_servers_" + server.rsplit("/", 1)[1].split("?")[0]
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield server.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with own_database(tmp_path_factory, "two_servers") as url:
+        yield url
 
 
 class Servers:
