@@ -271,7 +271,10 @@ def test_organization_waits_for_approval_then_co_brands_and_staff_see_it(browser
         staff.keyboard.press("Enter")
     assert "Aucun organisme" in staff.inner_text("main")  # the queue is empty again
     staff.goto(live.url + "/staff/dashboard")
-    before = staff.inner_text("#live")
+    # The downloads figure (the third of the totals): other figures, such as the documents
+    # made, change as soon as the preview is made, before the download is counted.
+    downloads = "#live dl.totals div:nth-child(3) dd"
+    before = staff.inner_text(downloads)
 
     page.goto(live.url + "/personalize")
     page.fill("#organization_name", "Maison des jeunes Le Tournant")
@@ -292,8 +295,8 @@ def test_organization_waits_for_approval_then_co_brands_and_staff_see_it(browser
     assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
     # The dashboard's live part shows it without a reload (it refreshes every 10 s).
     staff.wait_for_function(
-        "before => document.getElementById('live').innerText !== before", arg=before,
-        timeout=45_000)
+        "([selector, before]) => document.querySelector(selector).innerText !== before",
+        arg=[downloads, before], timeout=45_000)
     assert "1" in staff.inner_text("#live dl.totals")
 
 
