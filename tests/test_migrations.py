@@ -7,11 +7,11 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from portal import create_app
-from portal.config import normalize_database_url
 from portal.extensions import db
+from tests.conftest import own_database
 
 pytestmark = pytest.mark.no_db_isolation
 
@@ -61,21 +61,10 @@ needs_postgresql = pytest.mark.skipif(
 
 
 @pytest.fixture
-def scratch_postgresql():
-    """An empty PostgreSQL database beside the test database (named after it, so runs on
-    other test databases of the same server never share it), dropped afterwards."""
-    server = normalize_database_url(os.environ["PORTAL_TEST_DATABASE_URL"])
-    name = server.rsplit("/", 1)[1].split("?")[0] + "_migration_check"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+def scratch_postgresql(tmp_path_factory):
+    """An empty PostgreSQL database beside the test database, dropped afterwards."""
+    with own_database(tmp_path_factory, "migration_check") as url:
+        yield url
 
 
 @needs_postgresql
